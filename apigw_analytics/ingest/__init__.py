@@ -1,0 +1,1 @@
+"""Ingestion: detect each file's container and format, normalise records, write the warehouse."""

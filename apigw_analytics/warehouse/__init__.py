@@ -1,0 +1,1 @@
+"""The warehouse: hive-partitioned Parquet per record kind, a manifest and a quarantine."""
