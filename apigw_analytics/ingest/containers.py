@@ -190,9 +190,7 @@ def _strip_prefix(frame: pl.DataFrame, pattern: str, with_stream: bool) -> pl.Da
         .str.to_datetime(time_zone="UTC", time_unit="ms", strict=False)
         .alias("event_at"),
         pl.col("log_group"),
-        (parts.struct.field("stream") if with_stream else pl.col("log_stream")).alias(
-            "log_stream"
-        ),
+        (parts.struct.field("stream") if with_stream else pl.col("log_stream")).alias("log_stream"),
         pl.col("event_id"),
     ]
     return frame.select(columns)
@@ -263,8 +261,14 @@ class _EventCollector:
         self.streams: list[str | None] = []
         self.ids: list[str | None] = []
 
-    def add(self, message: str, time_ms: int | None, group: str | None, stream: str | None,
-            event_id: str | None) -> None:
+    def add(
+        self,
+        message: str,
+        time_ms: int | None,
+        group: str | None,
+        stream: str | None,
+        event_id: str | None,
+    ) -> None:
         self.messages.append(message)
         self.ordinals.append(len(self.messages))
         self.times.append(time_ms)
@@ -311,14 +315,24 @@ def _document_events(text: str, path: Path, source: Source) -> pl.DataFrame:
                 continue
             group, stream = payload.get("logGroup"), payload.get("logStream")
             for event in payload.get("logEvents", []):
-                collector.add(event.get("message", ""), event.get("timestamp"), group, stream,
-                              str(event["id"]) if event.get("id") is not None else None)
+                collector.add(
+                    event.get("message", ""),
+                    event.get("timestamp"),
+                    group,
+                    stream,
+                    str(event["id"]) if event.get("id") is not None else None,
+                )
             continue
         if isinstance(value, dict) and isinstance(value.get("events"), list):
             kinds.add("cli-log-events")
             for event in value["events"]:
-                collector.add(event.get("message", ""), event.get("timestamp"), None,
-                              event.get("logStreamName"), event.get("eventId"))
+                collector.add(
+                    event.get("message", ""),
+                    event.get("timestamp"),
+                    None,
+                    event.get("logStreamName"),
+                    event.get("eventId"),
+                )
             continue
         if isinstance(value, dict) and isinstance(value.get("results"), list):
             kinds.add("logs-insights")
@@ -372,15 +386,20 @@ def open_source(path: Path) -> Source:
     stream, layers = _decoded_stream(path, source)
     head = stream.peek(_PEEK_BYTES)
     if b"\x00" in head[:8192]:
-        raise InputError("binary file, not text (no log or metric format is binary)",
-                         path=str(path))
+        raise InputError(
+            "binary file, not text (no log or metric format is binary)", path=str(path)
+        )
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     prefix = "+".join(layers)
 
     def named(name: str) -> str:
         return f"{prefix}+{name}" if prefix else name
 
-    decoded = _maybe_base64_gzip(stream.read_all()) if _BASE64_TEXT.match(stripped[:4096] or b"-") else None
+    decoded = (
+        _maybe_base64_gzip(stream.read_all())
+        if _BASE64_TEXT.match(stripped[:4096] or b"-")
+        else None
+    )
     if decoded is not None:
         source.container = named("base64-gzip+json")
         source.chunks = iter([_document_events(decoded.decode("utf-8", "replace"), path, source)])
@@ -413,4 +432,3 @@ def open_source(path: Path) -> Source:
     source.container = named("plain")
     source.chunks = _line_chunks(stream, source)
     return source
-

@@ -51,8 +51,11 @@ def event_frame(
     )
 
 
-def quarantine_frame(source_lines: pl.Series | list[int], reasons: pl.Series | list[str],
-                     records: pl.Series | list[str]) -> pl.DataFrame:
+def quarantine_frame(
+    source_lines: pl.Series | list[int],
+    reasons: pl.Series | list[str],
+    records: pl.Series | list[str],
+) -> pl.DataFrame:
     """Rows for the quarantine, before the pipeline adds file, format and run."""
     return pl.DataFrame(
         {"source_line": source_lines, "reason": reasons, "record": records},

@@ -130,4 +130,3 @@ def detect_format(sample: Sample, source_file: str) -> Format:
             path=source_file,
         )
     return best
-

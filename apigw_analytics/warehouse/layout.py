@@ -1,11 +1,11 @@
 """Where things live inside a data directory; the only code that builds warehouse paths.
 
-    DATA/
-      access_requests/date=YYYY-MM-DD/part-<run>-<n>.parquet   (one table per RecordKind)
-      quarantine/part-<run>-<n>.parquet                        records that could not be parsed
-      manifest.jsonl                                           one line per ingested source
-      _staging/<run>/...                                       invisible until committed
-      .lock                                                    one writer at a time
+DATA/
+  access_requests/date=YYYY-MM-DD/part-<run>-<n>.parquet   (one table per RecordKind)
+  quarantine/part-<run>-<n>.parquet                        records that could not be parsed
+  manifest.jsonl                                           one line per ingested source
+  _staging/<run>/...                                       invisible until committed
+  .lock                                                    one writer at a time
 """
 
 from __future__ import annotations

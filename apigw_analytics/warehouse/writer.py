@@ -47,15 +47,20 @@ def _hash_key(*columns: str) -> pl.Expr:
     return pl.concat_str([pl.col(c).cast(pl.String) for c in columns], separator="\x1f").hash()
 
 
+def _hash_if_present(key: pl.Expr) -> pl.Expr:
+    """Hash of a key; null stays null (a record without an id is never a duplicate)."""
+    return pl.when(key.is_not_null()).then(key.hash())
+
+
 def dedupe_key(kind: RecordKind) -> pl.Expr:
     """The expression that identifies one real-world record of a kind (null = never a dup)."""
     if kind is RecordKind.ACCESS_REQUESTS:
-        return pl.coalesce("extended_request_id", "request_id").hash()
+        return _hash_if_present(pl.coalesce("extended_request_id", "request_id"))
     if kind is RecordKind.EXECUTION_REQUESTS:
-        return pl.col("request_id").hash()
+        return _hash_if_present(pl.col("request_id"))
     if kind is RecordKind.EXECUTION_EVENTS:
         return pl.coalesce(
-            pl.col("event_id").hash(),
+            _hash_if_present(pl.col("event_id")),
             _hash_key("request_id", "event_at", "message", "sequence"),
         )
     if kind is RecordKind.METRIC_POINTS:
@@ -122,7 +127,9 @@ class WarehouseWriter:
             self.layout.root.mkdir(parents=True, exist_ok=True)
             self._lock_handle = self.layout.lock_path.open("wb")
         except OSError as error:
-            raise WarehouseError(f"{self.layout.root}: cannot write the data directory: {error}")
+            raise WarehouseError(
+                f"{self.layout.root}: cannot write the data directory: {error}"
+            ) from None
         try:
             fcntl.flock(self._lock_handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -168,9 +175,8 @@ class WarehouseWriter:
         kept_parts = []
         for (date,), part in keyed.group_by("_date", maintain_order=True):
             committed = self._committed_partition_keys(kind, str(date))
-            if len(committed):
-                part = part.filter(~pl.col(DEDUPE_KEY_COLUMN).is_in(committed.implode()))
-            kept_parts.append(part)
+            new_rows = ~pl.col(DEDUPE_KEY_COLUMN).is_in(committed.implode())
+            kept_parts.append(part.filter(new_rows) if len(committed) else part)
         kept = pl.concat([*kept_parts, no_key]) if kept_parts else no_key
         self._source_keys[kind] = _append(
             self._source_keys.get(kind), kept[DEDUPE_KEY_COLUMN].drop_nulls()

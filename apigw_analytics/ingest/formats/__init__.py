@@ -1,0 +1,1 @@
+"""One module per log or metric format; each registers itself."""

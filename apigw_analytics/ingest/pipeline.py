@@ -1,0 +1,346 @@
+"""Ingest files, folders and globs into the warehouse, one source at a time.
+
+Per source: hash it (already in the manifest → nothing to do), open its container, detect (or
+take the forced) format, feed the parser chunk by chunk, stage rows and quarantine, commit.
+A source that cannot be read is reported with its reason and the others go on. Counts
+reconcile per source: records read = records parsed + quarantined + skipped.
+"""
+
+from __future__ import annotations
+
+import glob
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from apigw_analytics.errors import InputError
+from apigw_analytics.ingest.containers import Source, open_source
+from apigw_analytics.ingest.registry import (
+    Format,
+    ParseContext,
+    ParseResult,
+    Sample,
+    detect_format,
+    get_format,
+)
+from apigw_analytics.schema import PARTITION_TIME_COLUMN, RecordKind
+from apigw_analytics.warehouse.manifest import ManifestEntry, content_sha256
+from apigw_analytics.warehouse.writer import WarehouseWriter
+
+_SNIFF_MESSAGES = 50
+
+
+@dataclass
+class SourceReport:
+    """What happened to one source file."""
+
+    path: str
+    status: str = "ingested"  # ingested | already ingested | failed
+    container: str | None = None
+    format: str | None = None
+    size_bytes: int = 0
+    records_read: int = 0
+    records_parsed: int = 0
+    quarantined: int = 0
+    skipped: int = 0
+    rows_by_kind: dict[str, int] = field(default_factory=dict)
+    duplicates_dropped: int = 0
+    quarantine_reasons: Counter = field(default_factory=Counter)
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def reconciles(self) -> bool:
+        return self.records_read == self.records_parsed + self.quarantined + self.skipped
+
+
+@dataclass
+class IngestSummary:
+    """Everything `apigw-analyze ingest` reports, for people (table) and machines (--json)."""
+
+    data_dir: str
+    sources: list[SourceReport]
+    elapsed_s: float
+
+    def total(self, attribute: str) -> int:
+        return sum(getattr(source, attribute) for source in self.sources)
+
+    @property
+    def rows_by_kind(self) -> dict[str, int]:
+        totals: Counter = Counter()
+        for source in self.sources:
+            totals.update(source.rows_by_kind)
+        return dict(sorted(totals.items()))
+
+    @property
+    def quarantine_reasons(self) -> dict[str, int]:
+        totals: Counter = Counter()
+        for source in self.sources:
+            totals.update(source.quarantine_reasons)
+        return dict(totals.most_common())
+
+    @property
+    def failed(self) -> list[SourceReport]:
+        return [source for source in self.sources if source.error]
+
+    @property
+    def time_range(self) -> tuple[datetime | None, datetime | None]:
+        firsts = [s.first_at for s in self.sources if s.first_at]
+        lasts = [s.last_at for s in self.sources if s.last_at]
+        return (min(firsts) if firsts else None, max(lasts) if lasts else None)
+
+    @property
+    def bytes_read(self) -> int:
+        return sum(s.size_bytes for s in self.sources if s.status == "ingested")
+
+    @property
+    def exit_code(self) -> int:
+        """0: all read; 4: a file could not be read (to the end); 3: records quarantined."""
+        if self.failed:
+            return 4
+        if self.total("quarantined"):
+            return 3
+        return 0
+
+    def to_dict(self) -> dict:
+        first, last = self.time_range
+        records = self.total("records_read")
+        return {
+            "data_dir": self.data_dir,
+            "files": len(self.sources),
+            "files_ingested": sum(s.status == "ingested" for s in self.sources),
+            "files_already_ingested": sum(s.status == "already ingested" for s in self.sources),
+            "files_failed": len(self.failed),
+            "formats": dict(Counter(s.format for s in self.sources if s.format)),
+            "records_read": records,
+            "records_parsed": self.total("records_parsed"),
+            "quarantined": self.total("quarantined"),
+            "skipped": self.total("skipped"),
+            "duplicates_dropped": self.total("duplicates_dropped"),
+            "rows_by_kind": self.rows_by_kind,
+            "quarantine_reasons": self.quarantine_reasons,
+            "first_at": first.isoformat() if first else None,
+            "last_at": last.isoformat() if last else None,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "records_per_s": round(records / self.elapsed_s) if self.elapsed_s else None,
+            "mb_per_s": round(self.bytes_read / 1e6 / self.elapsed_s, 1)
+            if self.elapsed_s
+            else None,
+            "exit_code": self.exit_code,
+            "sources": [
+                {
+                    "path": s.path,
+                    "status": s.status,
+                    "container": s.container,
+                    "format": s.format,
+                    "records_read": s.records_read,
+                    "rows_by_kind": s.rows_by_kind,
+                    "quarantined": s.quarantined,
+                    "skipped": s.skipped,
+                    "duplicates_dropped": s.duplicates_dropped,
+                    "error": s.error,
+                    "warnings": s.warnings,
+                }
+                for s in self.sources
+            ],
+        }
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files from files, folders (recursive, sorted) and globs; a path matching nothing is kept
+    so that it is reported as unreadable rather than silently ignored."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(
+                sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            )
+        elif not path.exists() and glob.has_magic(str(raw)):
+            found.extend(
+                sorted(Path(p) for p in glob.glob(str(raw), recursive=True) if Path(p).is_file())
+            )
+        else:
+            found.append(path)
+    unique: dict[Path, None] = dict.fromkeys(found)
+    return list(unique)
+
+
+def _time_bounds(kind: RecordKind, frame: pl.DataFrame) -> tuple[datetime | None, datetime | None]:
+    column = frame.get_column(PARTITION_TIME_COLUMN[kind]).drop_nulls()
+    if column.is_empty():
+        return None, None
+    return column.min(), column.max()
+
+
+class _SourceIngest:
+    """Ingests one opened source into the writer, keeping its report."""
+
+    def __init__(self, writer: WarehouseWriter, report: SourceReport, fmt: Format) -> None:
+        self.writer = writer
+        self.report = report
+        self.format = fmt
+
+    def absorb(self, result: ParseResult) -> None:
+        report = self.report
+        report.records_parsed += result.records_parsed
+        report.skipped += result.skipped
+        for kind, frame in result.tables.items():
+            self.writer.stage(kind, frame)
+            first, last = _time_bounds(kind, frame)
+            if first is not None and kind in (
+                RecordKind.ACCESS_REQUESTS,
+                RecordKind.METRIC_POINTS,
+                RecordKind.EXECUTION_EVENTS,
+            ):
+                report.first_at = min(filter(None, [report.first_at, first]))
+                report.last_at = max(filter(None, [report.last_at, last]))
+        quarantine = result.quarantine
+        if quarantine is not None and quarantine.height:
+            report.quarantined += quarantine.height
+            report.quarantine_reasons.update(
+                quarantine["reason"].str.replace(r":.*$", "").to_list()
+            )
+            self.writer.quarantine(
+                quarantine.with_columns(
+                    pl.lit(report.path).alias("source_file"),
+                    pl.lit(self.format.name).alias("format"),
+                )
+            )
+
+
+def _ingest_source(
+    writer: WarehouseWriter,
+    path: Path,
+    *,
+    forced: Format | None,
+    context_options: dict[str, object],
+    api_type: str | None,
+) -> SourceReport:
+    report = SourceReport(path=str(path))
+    try:
+        report.size_bytes = path.stat().st_size
+        sha256 = content_sha256(path)
+    except OSError as error:
+        report.status = "failed"
+        report.error = f"{path}: cannot read: {error.strerror or error}"
+        return report
+    if writer.is_ingested(sha256):
+        report.status = "already ingested"
+        return report
+    try:
+        source = open_source(path)
+        report.container = source.container
+        first_chunk = next(source.chunks, None)
+        sample = Sample(
+            messages=[]
+            if first_chunk is None
+            else first_chunk["message"].head(_SNIFF_MESSAGES).to_list(),
+            container=source.container,
+            log_group=source.log_group,
+        )
+        if first_chunk is None or first_chunk.height == 0:
+            raise InputError("empty file: no records", path=str(path))
+        report.container = source.container
+        fmt = forced or detect_format(sample, str(path))
+        report.format = fmt.name
+        parser = fmt.open_parser(
+            ParseContext(
+                source_file=str(path),
+                api_type=api_type,
+                log_group=source.log_group,
+                options=context_options,
+            )
+        )
+        ingest = _SourceIngest(writer, report, fmt)
+        for chunk in _chain(first_chunk, source):
+            report.records_read += chunk.height
+            ingest.absorb(parser.feed(chunk))
+        ingest.absorb(parser.finish())
+    except InputError as error:
+        writer.discard_source()
+        report.status = "failed"
+        report.error = str(error)
+        return report
+    _finish_source(source, report)
+    report.rows_by_kind = dict(writer.staged.rows_by_kind)
+    report.duplicates_dropped = writer.staged.duplicates_dropped
+    writer.commit_source(
+        ManifestEntry(
+            sha256=sha256,
+            path=str(path),
+            size_bytes=report.size_bytes,
+            container=report.container or "",
+            formats=[report.format or ""],
+            records_read=report.records_read,
+            skipped=report.skipped,
+        )
+    )
+    return report
+
+
+def _chain(first: pl.DataFrame, source: Source) -> Iterable[pl.DataFrame]:
+    yield first
+    yield from source.chunks
+
+
+def _finish_source(source: Source, report: SourceReport) -> None:
+    report.records_read += source.skipped_records
+    report.skipped += source.skipped_records
+    report.warnings.extend(source.warnings)
+    if source.error:
+        report.error = (
+            f"{source.path}: {source.error} (kept the {report.records_read} records read)"
+        )
+    if report.records_read and report.quarantined == report.records_read:
+        report.warnings.append(
+            f"no record matched format {report.format}; check --format / --access-format"
+        )
+
+
+def ingest_paths(
+    paths: Iterable[str | Path],
+    data_dir: Path,
+    *,
+    format_name: str | None = None,
+    access_template: str | None = None,
+    api_type: str | None = None,
+    options: dict[str, object] | None = None,
+    show_progress: bool = False,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> IngestSummary:
+    """Ingest every file under `paths` into the warehouse at `data_dir`."""
+    forced: Format | None = None
+    if access_template:
+        from apigw_analytics.ingest.formats.access_template import CustomTemplateFormat
+
+        forced = CustomTemplateFormat(access_template)
+    elif format_name:
+        forced = get_format(format_name)
+    files = expand_paths(paths)
+    started = time.perf_counter()
+    reports: list[SourceReport] = []
+    from apigw_analytics.ingest.progress import ingest_progress
+
+    with (
+        WarehouseWriter(data_dir, clock=clock) as writer,
+        ingest_progress(files, enabled=show_progress) as progress,
+    ):
+        for path in files:
+            report = _ingest_source(
+                writer,
+                path,
+                forced=forced,
+                context_options=dict(options or {}),
+                api_type=api_type,
+            )
+            progress.finish_file(path)
+            reports.append(report)
+    return IngestSummary(str(data_dir), reports, time.perf_counter() - started)
