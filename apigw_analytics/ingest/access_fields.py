@@ -162,22 +162,64 @@ def _number(name: str) -> pl.Expr:
     return pl.col(name).cast(pl.Float64, strict=False)
 
 
-def _requested_at(columns: set[str]) -> pl.Expr:
+def _clf_time(text: pl.Expr) -> pl.Expr:
+    """`20/Jul/2026:01:50:15 +0000` → UTC; the offset is applied as minutes, which is much
+    faster than a `%z` parse per row."""
+    naive = text.str.slice(0, 20).str.to_datetime("%d/%b/%Y:%H:%M:%S", strict=False, time_unit="ms")
+    offset = text.str.slice(21, 5)
+    sign = pl.when(offset.str.starts_with("-")).then(-1).otherwise(1)
+    minutes = (
+        offset.str.slice(1, 2).cast(pl.Int32, strict=False) * 60
+        + offset.str.slice(3, 2).cast(pl.Int32, strict=False)
+    ).fill_null(0) * sign
+    return (naive - pl.duration(minutes=minutes)).dt.replace_time_zone("UTC")
+
+
+def _requested_at(frame: pl.DataFrame, columns: set[str]) -> pl.Series:
+    """Each candidate is parsed only for the rows the earlier ones left null."""
     candidates: list[pl.Expr] = []
     if REQUEST_TIME_EPOCH in columns:
         epoch = _number(REQUEST_TIME_EPOCH)
         epoch_ms = pl.when(epoch < 1e11).then(epoch * 1000).otherwise(epoch)
         candidates.append(epoch_ms.cast(pl.Int64).cast(UTC_MS))
     if REQUEST_TIME in columns:
-        text = pl.col(REQUEST_TIME)
+        candidates.append(_clf_time(pl.col(REQUEST_TIME)))
         candidates.append(
-            text.str.to_datetime(
-                "%d/%b/%Y:%H:%M:%S %z", strict=False, time_unit="ms"
-            ).dt.convert_time_zone("UTC")
+            pl.col(REQUEST_TIME).str.to_datetime(strict=False, time_unit="ms", time_zone="UTC")
         )
-        candidates.append(text.str.to_datetime(strict=False, time_unit="ms", time_zone="UTC"))
     candidates.append(pl.col("event_at"))
-    return pl.coalesce(candidates).alias("requested_at")
+    result = pl.Series("requested_at", [None] * frame.height, dtype=UTC_MS)
+    for candidate in candidates:
+        missing = result.is_null()
+        if not missing.any():
+            break
+        parsed = frame.filter(missing).select(candidate.alias("requested_at")).to_series()
+        result = result.scatter(missing.arg_true(), parsed)
+    return result
+
+
+def _problems(frame: pl.DataFrame, numeric: list[str]) -> pl.Series:
+    """A reason per row (null = fine); reasons are only formatted for the rows that have one."""
+    checks = [(f"{column}: not a number", column) for column in numeric]
+    if REQUEST_TIME_EPOCH in frame.columns:
+        checks.append(("requestTimeEpoch: not a number", REQUEST_TIME_EPOCH))
+    flags = [pl.col(column).is_not_null() & _number(column).is_null() for _, column in checks]
+    no_time = pl.col("requested_at").is_null()
+    bad = frame.select(pl.any_horizontal([*flags, no_time]) if flags else no_time).to_series()
+    reasons = pl.Series("reason", [None] * frame.height, dtype=pl.String)
+    if not bad.any():
+        return reasons
+    subset = frame.filter(bad)
+    text = [
+        pl.when(flag).then(pl.format("{}: {}", pl.lit(label), pl.col(column)))
+        for (label, column), flag in zip(checks, flags, strict=True)
+    ]
+    text.append(
+        pl.when(no_time).then(
+            pl.lit("no request time (requestTimeEpoch, requestTime or an event time)")
+        )
+    )
+    return reasons.scatter(bad.arg_true(), subset.select(pl.coalesce(text)).to_series())
 
 
 def finalize_access(
@@ -197,31 +239,11 @@ def finalize_access(
     frame = raw.with_columns([_null_dash(c) for c in string_fields])
     if "error_message" in present:
         frame = frame.with_columns(pl.col("error_message").str.strip_chars('"'))
-    problems: list[pl.Expr] = []
-    casts: list[pl.Expr] = []
-    for column, dtype in _NUMERIC_COLUMNS.items():
-        if column not in present:
-            continue
-        number = _number(column)
-        problems.append(
-            pl.when(pl.col(column).is_not_null() & number.is_null()).then(
-                pl.format("{}: not a number: {}", pl.lit(column), pl.col(column))
-            )
-        )
-        casts.append(number.round(0).cast(dtype, strict=False).alias(column))
-    if REQUEST_TIME_EPOCH in present:
-        problems.append(
-            pl.when(
-                pl.col(REQUEST_TIME_EPOCH).is_not_null() & _number(REQUEST_TIME_EPOCH).is_null()
-            ).then(pl.format("requestTimeEpoch: not a number: {}", pl.col(REQUEST_TIME_EPOCH)))
-        )
-    frame = frame.with_columns(_requested_at(present))
-    problems.append(
-        pl.when(pl.col("requested_at").is_null()).then(
-            pl.lit("no request time (requestTimeEpoch, requestTime or an event time)")
-        )
+    numeric = [column for column in _NUMERIC_COLUMNS if column in present]
+    frame = frame.with_columns(_requested_at(frame, present))
+    frame = frame.with_columns(_problems(frame, numeric).alias("_problem")).with_columns(
+        _number(column).round(0).cast(_NUMERIC_COLUMNS[column], strict=False) for column in numeric
     )
-    frame = frame.with_columns(pl.coalesce(problems).alias("_problem"), *casts)
     bad = frame.filter(pl.col("_problem").is_not_null())
     quarantine = (
         bad.select(
@@ -232,7 +254,7 @@ def finalize_access(
         if bad.height
         else EMPTY_QUARANTINE
     )
-    good = frame.filter(pl.col("_problem").is_null())
+    good = frame.filter(pl.col("_problem").is_null()) if bad.height else frame
     canary_from_group = pl.col("log_group").str.ends_with("/Canary").fill_null(False)
     canary = (
         pl.col("is_canary").str.to_lowercase().is_in(["true", "1", "yes"]) | canary_from_group
