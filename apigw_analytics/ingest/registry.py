@@ -86,6 +86,7 @@ FORMAT_MODULES = (
     "apigw_analytics.ingest.formats.access_clf",
     "apigw_analytics.ingest.formats.access_csv",
     "apigw_analytics.ingest.formats.access_xml",
+    "apigw_analytics.ingest.formats.execution_log",
 )
 
 
