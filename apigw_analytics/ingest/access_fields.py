@@ -141,21 +141,44 @@ def column_for_key(key: str) -> str | None:
     return _BY_NORMALISED.get(_normalise(key))
 
 
+_HTTP_LOG_STREAM = r"^[a-z0-9]{10}_.+-\d{4}-\d\d-\d\d-\d\d-\d\d$"
+
+
 def infer_api_type(columns: set[str], log_stream: str | None = None) -> str:
     """REST, HTTP or WebSocket from which fields the template logs (per source, not per row:
     a WebSocket request rejected before routing logs `-` for its WebSocket fields)."""
     if {"connection_id", "event_type", "message_id"} & columns:
         return "websocket"
-    if log_stream and re.match(r"^[a-z0-9]{10}_.+-\d{4}-\d\d-\d\d-\d\d-\d\d$", log_stream):
+    if log_stream and re.match(_HTTP_LOG_STREAM, log_stream):
         return "http"
     if "route_key" in columns and "resource_path" not in columns:
         return "http"
     return "rest"
 
 
+def _api_type_per_record(present: set[str]) -> pl.Expr:
+    """`infer_api_type` for each record, from the fields that record holds before `-` becomes
+    null (a `-` still counts), so that one source mixing templates (a Firehose or subscription
+    export of several APIs) gets the right type per record."""
+
+    def holds(column: str) -> pl.Expr:
+        return pl.col(column).is_not_null() if column in present else pl.lit(False)
+
+    websocket = holds("connection_id") | holds("event_type") | holds("message_id")
+    http_stream = pl.col("log_stream").str.contains(_HTTP_LOG_STREAM).fill_null(False)
+    http = http_stream | (holds("route_key") & ~holds("resource_path"))
+    return (
+        pl.when(websocket)
+        .then(pl.lit("websocket"))
+        .when(http)
+        .then(pl.lit("http"))
+        .otherwise(pl.lit("rest"))
+    )
+
+
 def _null_dash(name: str) -> pl.Expr:
-    value = pl.col(name).str.strip_chars()
-    return pl.when(value.is_in(["-", ""])).then(None).otherwise(value).alias(name)
+    value = pl.col(name)
+    return pl.when((value == "-") | (value == "")).then(None).otherwise(value).alias(name)
 
 
 def _number(name: str) -> pl.Expr:
@@ -236,7 +259,9 @@ def finalize_access(
     """
     present = {c for c in raw.columns if c in CONTEXT_COLUMNS.values() or c == EXTRA}
     string_fields = [c for c in present if c != EXTRA and raw.schema[c] == pl.String]
-    frame = raw.with_columns([_null_dash(c) for c in string_fields])
+    frame = raw.with_columns(
+        (pl.lit(api_type) if api_type else _api_type_per_record(present)).alias("_api_type")
+    ).with_columns([_null_dash(c) for c in string_fields])
     if "error_message" in present:
         frame = frame.with_columns(pl.col("error_message").str.strip_chars('"'))
     numeric = [column for column in _NUMERIC_COLUMNS if column in present]
@@ -261,13 +286,12 @@ def finalize_access(
         if "is_canary" in present
         else canary_from_group
     )
-    resolved_type = api_type or infer_api_type(present, _first(good, "log_stream"))
     keep = [c for c in present if c in CONTEXT_COLUMNS.values() and not c.startswith("_")]
     rows = good.select(
         *[pl.col(c) for c in keep if c != "is_canary"],
         pl.col("requested_at"),
         canary.alias("is_canary"),
-        pl.lit(resolved_type).alias("api_type"),
+        pl.col("_api_type").alias("api_type"),
         pl.col("log_group"),
         pl.col("log_stream"),
         pl.lit(source_file).alias("source_file"),
@@ -275,8 +299,3 @@ def finalize_access(
         *([pl.col(EXTRA)] if EXTRA in present else []),
     )
     return conform(rows, RecordKind.ACCESS_REQUESTS), quarantine
-
-
-def _first(frame: pl.DataFrame, column: str) -> str | None:
-    values = frame.get_column(column).drop_nulls()
-    return values[0] if len(values) else None

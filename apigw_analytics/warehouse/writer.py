@@ -161,7 +161,7 @@ class WarehouseWriter:
 
     def _drop_duplicates(self, frame: pl.DataFrame, kind: RecordKind) -> pl.DataFrame:
         keyed = frame.with_columns(dedupe_key(kind).alias(DEDUPE_KEY_COLUMN))
-        if "is_canary" in keyed.columns:
+        if "is_canary" in keyed.columns and keyed["is_canary"].any():
             keyed = keyed.with_columns(
                 pl.col("is_canary").any().over(DEDUPE_KEY_COLUMN).alias("is_canary")
             )
@@ -215,7 +215,7 @@ class WarehouseWriter:
         relative = Path(table, partition, name) if partition else Path(table, name)
         staged = self.layout.staging_dir(self.run_id) / relative
         staged.parent.mkdir(parents=True, exist_ok=True)
-        frame.write_parquet(staged, compression="zstd", statistics=True)
+        frame.write_parquet(staged, compression="zstd", compression_level=1, statistics=True)
         self._staged.files.append((staged, self.layout.root / relative))
 
     @property
