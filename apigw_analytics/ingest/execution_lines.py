@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from apigw_analytics.schema import UTC_MS
+
 _ISO_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z"
 _JAVA_TIME = (
     r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (?:UTC|GMT) \d{4}"
@@ -19,6 +21,7 @@ _JAVA_TIME = (
 _REQUEST_ID = r"\([^()\s]{1,128}\)"
 _PREFIX = rf"^((?:{_ISO_TIME} )?(?:{_JAVA_TIME} : )?(?:{_REQUEST_ID} )?)"
 _JAVA_FORMAT = "%a %b %d %H:%M:%S %Y"
+_TIME_START = r"^(?:\d{4}-\d\d-\d\dT|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z])"
 
 # Old logs without the prefix name their request on these lines; the lines after them belong
 # to that request until the next one.
@@ -34,9 +37,20 @@ _WEBSOCKET_GROUP = r"^/aws/apigateway/(?<api_id>[^/]+)/(?<stage>[^/]+)$"
 
 
 def split_prefix(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add `prefix_request_id`, `prefix_event_at` and `body` (the message after the prefix)."""
-    prefix = pl.col("message").str.extract(_PREFIX, 1)
-    with_prefix = frame.with_columns(prefix.alias("_prefix"))
+    """Add `prefix_request_id`, `prefix_event_at` and `body` (the message after the prefix).
+
+    Chunks whose lines carry no time of their own (the common case: the container already took
+    the time, or there is none) take a path that only looks for the request id.
+    """
+    message = pl.col("message")
+    if not frame.select(message.str.contains(_TIME_START).any()).item():
+        request_id = message.str.extract(r"^\(([^()\s]{1,128})\) ", 1)
+        return frame.with_columns(request_id.alias("prefix_request_id")).with_columns(
+            pl.lit(None, UTC_MS).alias("prefix_event_at"),
+            message.str.slice(pl.col("prefix_request_id").str.len_chars().fill_null(-3) + 3)
+            .alias("body"),
+        )  # fmt: skip
+    with_prefix = frame.with_columns(message.str.extract(_PREFIX, 1).alias("_prefix"))
     iso = pl.col("_prefix").str.extract(rf"^({_ISO_TIME}) ", 1)
     java = pl.col("_prefix").str.extract(rf"({_JAVA_TIME}) : ", 1)
     java_time = java.str.replace(r" (?:UTC|GMT) ", " ").str.to_datetime(
@@ -48,7 +62,7 @@ def split_prefix(frame: pl.DataFrame) -> pl.DataFrame:
             iso.str.to_datetime(time_unit="ms", time_zone="UTC", strict=False),
             java_time.dt.replace_time_zone("UTC"),
         ).alias("prefix_event_at"),
-        pl.col("message").str.slice(pl.col("_prefix").str.len_chars()).alias("body"),
+        message.str.slice(pl.col("_prefix").str.len_chars()).alias("body"),
     ).drop("_prefix")
 
 
