@@ -237,8 +237,10 @@ def _fields() -> list[pl.Expr]:
         _k("extended_request_id").str.extract(r"Extended Request Id:\s*(\S+)", 1)
         .alias("extended_request_id"),
         pl.coalesce(verify.str.extract(r"API Stage: ([^/\s]+)/", 1),
+                    throttle.str.extract(r"API Stage ([^/\s]+)/", 1),
                     throttle.str.extract(r"RestApi ([^\s,]+)", 1)).alias("line_api_id"),
         pl.coalesce(verify.str.extract(r"API Stage: [^/\s]+/(\S+)", 1),
+                    throttle.str.extract(r"API Stage [^/\s]+/([^\s:]+)", 1),
                     throttle.str.extract(r"Stage ([^\s,:]+),", 1)).alias("line_stage"),
         pl.coalesce(http_line.str.extract(r"^HTTP Method: ([A-Z]+)", 1),
                     method_line.str.extract(r"method '(\S+) ", 1),

@@ -255,3 +255,207 @@ def test_sample_gives_the_same_rows_in_one_line_chunks(name):
     assert_reconciled(cut)
     assert cut.events.equals(whole.events)
     assert cut.requests.equals(whole.requests)
+
+
+# --- hand-made edge cases -------------------------------------------------------------------
+
+A = "aaaaaaaa-0000-11e9-0000-000000000001"
+B = "bbbbbbbb-0000-11e9-0000-000000000002"
+LAMBDA_URI = (
+    "https://lambda.eu-west-2.amazonaws.com/2015-03-31/functions/"
+    "arn:aws:lambda:eu-west-2:123456789012:function:f/invocations"
+)
+
+
+def _lines(*pairs: tuple[str, str]) -> str:
+    return "".join(f"({rid}) {message}\n" for rid, message in pairs)
+
+
+def test_interleaved_requests_are_grouped_by_request_id(tmp_path):
+    text = _lines(
+        (A, f"Verifying Usage Plan for request: {A}. API Key:  API Stage: abc1234567/prod"),
+        (B, f"Verifying Usage Plan for request: {B}. API Key:  API Stage: abc1234567/prod"),
+        (A, f"Starting execution for request: {A}"),
+        (B, "Key throttle limit exceeded for RestApi abc1234567, Stage prod, Resource r1, "
+            "HttpMethod GET. Limit: 1.00 Burst: 1"),
+        (A, "HTTP Method: GET, Resource Path: /pets/1"),
+        (B, "Method completed with status: 429"),
+        (A, f"Endpoint request URI: {LAMBDA_URI}"),
+        (A, "Received response. Status: 200, Integration latency: 31 ms"),
+        (A, "Method completed with status: 200"),
+    )  # fmt: skip
+    parsed = parse_text(tmp_path, text, chunk_rows=2)
+    assert_reconciled(parsed)
+    a, b = parsed.request(A), parsed.request(B)
+    assert (a["status"], a["path"], a["integration_latency_ms"]) == (200, "/pets/1", 31)
+    assert (a["event_count"], a["api_id"], a["stage"]) == (6, "abc1234567", "prod")
+    assert (b["status"], b["error_class"], b["event_count"]) == (429, "throttled", 3)
+    sequences = parsed.events.group_by("request_id").agg(pl.col("sequence"))
+    for row in sequences.iter_rows():
+        assert row[1] == list(range(len(row[1])))
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3, 5, None])
+def test_multi_line_message_across_chunk_boundaries(tmp_path, chunk_rows):
+    text = (
+        f"({A}) Endpoint response body before transformations:\n"
+        "{\n"
+        '    "message": "Rate Exceeded."\n'
+        "}\n"
+        "\n"
+        f"({A}) Method completed with status: 502\n"
+    )
+    parsed = parse_text(tmp_path, text, chunk_rows=chunk_rows)
+    assert_reconciled(parsed)
+    assert parsed.events["message"].to_list() == [
+        'Endpoint response body before transformations:\n{\n    "message": "Rate Exceeded."\n}',
+        "Method completed with status: 502",
+    ]
+    assert parsed.skipped == 4
+    assert parsed.events["source_line"].to_list() == [1, 6]
+
+
+def test_garbage_is_kept_never_lost(tmp_path):
+    text = (
+        "@@@ garbage before any message\n"
+        + _lines((A, f"Starting execution for request: {A}"), (A, "%%% garbage with a prefix"))
+        + "garbage without a prefix continues the message before it\n"
+        + _lines((A, "Method completed with status: 200"))
+    )
+    parsed = parse_text(tmp_path, text)
+    assert_reconciled(parsed)
+    assert parsed.quarantine["record"].to_list() == ["@@@ garbage before any message"]
+    assert parsed.quarantine["source_line"].to_list() == [1]
+    other = parsed.events.filter(pl.col("message_kind") == "other")
+    assert other["request_id"].to_list() == [A]
+    assert other["message"][0].endswith(
+        "\ngarbage without a prefix continues the message before it"
+    )
+    assert parsed.request(A)["status"] == 200
+
+
+def test_forced_on_an_access_log_everything_is_quarantined(tmp_path):
+    access = '{"requestId":"x","status":"200"}\n' * 3 + "1.2.3.4 - - [01/Jan/2024] GET\n"
+    parsed = parse_text(tmp_path, access)
+    assert_reconciled(parsed)
+    assert parsed.events.is_empty() and parsed.requests.is_empty()
+    assert parsed.quarantine.height == 4
+    assert parsed.quarantine["reason"].str.contains("not an execution-log message").all()
+
+
+def test_timestamped_access_log_lines_are_quarantined_not_events(tmp_path):
+    text = '2024-01-01T00:00:00.000Z {"requestId":"x","status":"200"}\n' * 2
+    parsed = parse_text(tmp_path, text)
+    assert_reconciled(parsed)
+    assert parsed.events.is_empty()
+    assert parsed.quarantine["reason"].str.contains("belongs to no request").all()
+
+
+def test_usage_plan_key_throttle_and_quota_values(tmp_path):
+    key = "**********bMZHBg"
+    text = _lines(
+        (A, f"Verifying Usage Plan for request: {A}. API Key: {key} API Stage: abc1234567/prod"),
+        (A, f"API Key {key} exceeded throttle limit for API Stage abc1234567/prod: Key throttle "
+            "limit exceeded for Usage Plan ID pl4n1d, RestApi abc1234567, Stage prod, Resource "
+            "r1, HttpMethod GET. Limit: 5.00 Burst: 10"),
+        (A, "Method completed with status: 429"),
+        (B, f"API Key {key} exceeded quota limit for API Stage abc1234567/prod: Key quota "
+            "exhausted for Usage Plan ID pl4n1d. Limit: 500 Period: DAY"),
+        (B, "Method completed with status: 429"),
+    )  # fmt: skip
+    parsed = parse_text(tmp_path, text)
+    a, b = parsed.request(A), parsed.request(B)
+    assert (a["error_class"], a["usage_plan_outcome"], a["usage_plan_id"]) == (
+        "key_throttled", "key_throttled", "pl4n1d")  # fmt: skip
+    assert (a["throttle_rate_limit_rps"], a["throttle_burst_limit"]) == (5.0, 10)
+    assert (a["api_key"], a["resource_id"], a["http_method"]) == (key, "r1", "GET")
+    assert (b["error_class"], b["usage_plan_outcome"]) == ("quota_exceeded", "key_quota_exceeded")
+    assert (b["quota_limit"], b["quota_period"], b["usage_plan_id"]) == (500, "DAY", "pl4n1d")
+    assert (b["api_id"], b["stage"]) == ("abc1234567", "prod")  # from the quota line
+
+
+def test_authorizer_outcomes(tmp_path):
+    text = _lines(
+        (A, f"Starting authorizer: au1 for request: {A}"),
+        (A, f"Endpoint request URI: {LAMBDA_URI}"),
+        (A, f"Unauthorized request: {A}"),
+        (A, "Method completed with status: 401"),
+        (B, f"Starting authorizer: au1 for request: {B}"),
+        (B, f"Endpoint request URI: {LAMBDA_URI}"),
+        (B, "Execution failed due to configuration error: Authorizer error"),
+        (B, "Method completed with status: 500"),
+    )
+    parsed = parse_text(tmp_path, text)
+    a, b = parsed.request(A), parsed.request(B)
+    assert (a["authorizer_result"], a["error_class"], a["endpoint_uri"]) == (
+        "unauthorized", "unauthorized", None)  # fmt: skip
+    assert (b["authorizer_result"], b["error_class"]) == ("error", "authorizer_failure")
+
+
+def test_lambda_429_is_lambda_throttled_and_integration_kinds(tmp_path):
+    text = _lines(
+        (A, f"Endpoint request URI: {LAMBDA_URI}"),
+        (A, "Lambda invocation failed with status: 429. Lambda request id: 1234"),
+        (A, "Execution failed due to configuration error: Rate Exceeded."),
+        (A, "Method completed with status: 500"),
+        (B, "Endpoint request URI: https://dynamodb.eu-west-2.amazonaws.com/?Action=PutItem"),
+        (B, "Successfully completed execution"),
+    )
+    parsed = parse_text(tmp_path, text)
+    a, b = parsed.request(A), parsed.request(B)
+    assert (a["error_class"], a["endpoint_status"], a["integration_kind"]) == (
+        "lambda_throttled", 429, "lambda")  # fmt: skip
+    assert a["error_message"].startswith("Lambda invocation failed with status: 429")
+    assert b["integration_kind"] == "aws"
+
+
+@pytest.mark.parametrize(
+    ("log_group", "expected"),
+    [
+        ("API-Gateway-Execution-Logs_abc1234567/prod", ("abc1234567", "prod", False)),
+        ("API-Gateway-Execution-Logs/abc1234567/prod", ("abc1234567", "prod", False)),
+        ("API-Gateway-Execution-Logs_abc1234567/prod/Canary", ("abc1234567", "prod", True)),
+        ("/aws/apigateway/ws12345678/dev", ("ws12345678", "dev", False)),
+    ],
+)
+def test_api_stage_and_canary_from_the_log_group(tmp_path, log_group, expected):
+    payload = {
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": log_group,
+        "logStream": "072b030ba126b2f4b2374f342be9ed44",
+        "subscriptionFilters": ["f"],
+        "logEvents": [
+            {"id": "1", "timestamp": 1551194970161, "message": f"({A}) Starting execution"},
+            {"id": "2", "timestamp": 1551194970162, "message": f"({A}) Method completed with "
+             "status: 200"},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "payload.json"
+    path.write_text(__import__("json").dumps(payload))
+    parsed = parse_file(path)
+    row = parsed.request(A)
+    assert (row["api_id"], row["stage"], row["is_canary"]) == expected
+    events = parsed.events.select("api_id", "stage", "is_canary").unique().rows()
+    assert events == [expected]
+
+
+def test_test_invoke_transcript_groups_by_its_request_line(tmp_path):
+    text = (
+        "Execution log for request test-request\n"
+        "Thu Aug 31 01:07:25 UTC 2017 : Starting execution for request: test-invoke-request\n"
+        "Thu Aug 31 01:07:25 UTC 2017 : HTTP Method: GET, Resource Path: /pets\n"
+        "Thu Aug 31 01:07:25 UTC 2017 : Successfully completed execution\n"
+        "Thu Aug 31 01:07:26 UTC 2017 : Method completed with status: 200\n"
+    )
+    parsed = parse_text(tmp_path, text)
+    assert_reconciled(parsed)
+    row = parsed.request("test-invoke-request")
+    assert (row["status"], row["integration_kind"]) == (200, "mock")
+    assert row["last_event_at"] == _utc(2017, 8, 31, 1, 7, 26)
+    assert parsed.events["message_kind"][0] == "execution_log_header"
+
+
+def test_empty_source_gives_empty_tables():
+    parsed = parse_chunks([])
+    assert parsed.events.is_empty() and parsed.requests.is_empty()

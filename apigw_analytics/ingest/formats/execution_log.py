@@ -33,7 +33,7 @@ from apigw_analytics.ingest.execution_lines import (
 )
 from apigw_analytics.ingest.execution_requests import FACT_KINDS, build_requests
 from apigw_analytics.ingest.registry import ParseContext, ParseResult, Sample, register
-from apigw_analytics.schema import RecordKind, conform, polars_schema
+from apigw_analytics.schema import RecordKind, conform, empty_frame, polars_schema
 
 _NO_REQUEST = "\x00"  # stands for a null request id where grouping and joins need a value
 _EXECUTION_GROUP = re.compile(r"^(?:API-Gateway-Execution-Logs[_/]|/aws/apigateway/[^/]+/)")
@@ -70,7 +70,7 @@ class ExecutionLogParser:
             result = self._process(self._carry, final=True)
         stats = pl.concat(self._stats) if self._stats else None
         if stats is None:
-            requests = conform(pl.DataFrame(), RecordKind.EXECUTION_REQUESTS)
+            requests = empty_frame(RecordKind.EXECUTION_REQUESTS)
         else:
             merged = stats.group_by("rid_key").agg(
                 pl.col("request_id").first(),
@@ -85,7 +85,7 @@ class ExecutionLogParser:
             requests = build_requests(merged, pl.concat(self._facts), self._source_file)
         result.tables[RecordKind.EXECUTION_REQUESTS] = requests
         result.tables.setdefault(
-            RecordKind.EXECUTION_EVENTS, conform(pl.DataFrame(), RecordKind.EXECUTION_EVENTS)
+            RecordKind.EXECUTION_EVENTS, empty_frame(RecordKind.EXECUTION_EVENTS)
         )
         return result
 
@@ -97,7 +97,12 @@ class ExecutionLogParser:
         )
         self._has_request_prefix |= lines["prefix_request_id"].is_not_null().any()
         self._prefixed |= self._has_request_prefix or lines["event_at"].is_not_null().any()
-        is_head = pl.col("prefix_request_id").is_not_null() | pl.col("event_at").is_not_null()
+        # The test-invoke header is the one message that never carries a prefix.
+        is_head = (
+            pl.col("prefix_request_id").is_not_null()
+            | pl.col("event_at").is_not_null()
+            | (pl.col("message_kind") == "execution_log_header")
+        )
         if not self._prefixed:
             is_head = is_head | (pl.col("message_kind") != OTHER_KIND)
         lines = lines.with_columns(is_head.alias("is_head")).with_columns(
