@@ -247,6 +247,8 @@ def _ingest_source(
             log_group=source.log_group,
         )
         if first_chunk is None or first_chunk.height == 0:
+            if source.skipped_records:  # only control messages: read whole, nothing to parse
+                return _commit(writer, source, report, sha256)
             raise InputError("empty file: no records", path=str(path))
         report.container = source.container
         fmt = forced or detect_format(sample, str(path))
@@ -269,13 +271,19 @@ def _ingest_source(
         report.status = "failed"
         report.error = str(error)
         return report
+    return _commit(writer, source, report, sha256)
+
+
+def _commit(
+    writer: WarehouseWriter, source: Source, report: SourceReport, sha256: str
+) -> SourceReport:
     _finish_source(source, report)
     report.rows_by_kind = dict(writer.staged.rows_by_kind)
     report.duplicates_dropped = writer.staged.duplicates_dropped
     writer.commit_source(
         ManifestEntry(
             sha256=sha256,
-            path=str(path),
+            path=report.path,
             size_bytes=report.size_bytes,
             container=report.container or "",
             formats=[report.format or ""],

@@ -9,6 +9,7 @@ and the deduplication below drops every row already visible. Either way nothing 
 
 Deduplication: each kind has a key (access requests: extended_request_id, else request_id). A
 staged row is dropped when its key is already in the warehouse or already staged in this run.
+Quarantined records are keyed by (source_file, source_line, record) the same way.
 """
 
 from __future__ import annotations
@@ -80,6 +81,11 @@ def dedupe_key(kind: RecordKind) -> pl.Expr:
     return _hash_key("replay_name", "request_key")
 
 
+# A quarantined record is the same one when file, line and text are: a re-run after an
+# interrupted commit must not quarantine it twice.
+_QUARANTINE_KEY = _hash_key("source_file", "source_line", "record")
+
+
 def _append(keys: pl.Series | None, more: pl.Series) -> pl.Series:
     return more if keys is None else pl.concat([keys, more])
 
@@ -119,6 +125,7 @@ class WarehouseWriter:
         self._run_keys: dict[RecordKind, pl.Series] = {}
         self._source_keys: dict[RecordKind, pl.Series] = {}
         self._committed_keys: dict[tuple[RecordKind, str], pl.Series] = {}
+        self._committed_quarantine_keys: pl.Series | None = None
         self._staged = StagedSource()
         self.manifest: dict[str, ManifestEntry] = {}
 
@@ -206,8 +213,25 @@ class WarehouseWriter:
         rows = rows.with_columns(pl.lit(self.run_id).alias("run_id")).select(
             [pl.col(name).cast(dtype) for name, dtype in QUARANTINE_SCHEMA.items()]
         )
+        committed = self._quarantine_keys()
+        if len(committed):  # a re-run after a commit interrupted before its manifest write
+            rows = rows.filter(~_QUARANTINE_KEY.is_in(committed.implode()))
+            if rows.height == 0:
+                return
         self._staged.quarantined += rows.height
         self._stage_file(QUARANTINE_TABLE, None, rows)
+
+    def _quarantine_keys(self) -> pl.Series:
+        """Keys of the quarantine rows committed before this writer opened (read once)."""
+        if self._committed_quarantine_keys is None:
+            files = sorted(self.layout.table_dir(QUARANTINE_TABLE).glob("*.parquet"))
+            keys = (
+                pl.scan_parquet(files).select(_QUARANTINE_KEY.alias("k")).collect()["k"]
+                if files
+                else pl.Series("k", [], dtype=pl.UInt64)
+            )
+            self._committed_quarantine_keys = keys
+        return self._committed_quarantine_keys
 
     def _stage_file(self, table: str, partition: str | None, frame: pl.DataFrame) -> None:
         self._file_sequence += 1
