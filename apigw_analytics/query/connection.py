@@ -1,0 +1,141 @@
+"""The DuckDB connection and its views over the warehouse: the only SQL that knows file paths.
+
+Every question in the catalogue reads these views, never Parquet paths, so the same `.sql`
+files run unchanged on another engine once the views are defined there:
+
+    requests            access requests, plus request_key, route and gateway_overhead_ms
+    execution_requests  one row per request id from the execution logs
+    execution_events    one row per execution-log message
+    metric_points       CloudWatch metric points (canonical `metric` names)
+    replay_outcomes     the reference gateway's predicted outcomes
+    quarantine          records that could not be parsed, with file, line and reason
+
+A table that has never been written (no metrics ingested yet) is still a view, empty and typed
+from the schema, so questions that join it return rows instead of failing. Columns a file lacks
+(written before the column was added to the schema) read as NULL.
+
+Duplicates: the writer drops them at write time, but files copied in by hand can repeat rows.
+Scanning for them costs about a second per ten million requests, far too slow to repeat in
+every query, so it runs once per set of files (see `dedupe.py`) and the views only anti-join
+the few rows it found; a warehouse without duplicates is read with no extra work at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from apigw_analytics.errors import WarehouseError
+from apigw_analytics.query.dedupe import duplicate_rows_path, table_files
+from apigw_analytics.schema import SCHEMAS, RecordKind
+from apigw_analytics.warehouse.layout import QUARANTINE_TABLE, WarehouseLayout
+from apigw_analytics.warehouse.writer import QUARANTINE_SCHEMA
+
+VIEW_NAMES: dict[RecordKind, str] = {
+    RecordKind.ACCESS_REQUESTS: "requests",
+    RecordKind.EXECUTION_REQUESTS: "execution_requests",
+    RecordKind.EXECUTION_EVENTS: "execution_events",
+    RecordKind.METRIC_POINTS: "metric_points",
+    RecordKind.REPLAY_OUTCOMES: "replay_outcomes",
+}
+
+# Derived columns of the `requests` view, shared by every question that needs them.
+REQUEST_DERIVED_COLUMNS = """,
+    coalesce(extended_request_id, request_id) AS request_key,
+    coalesce(route_key, http_method || ' ' || resource_path, resource_path) AS route,
+    latency_ms - integration_latency_ms AS gateway_overhead_ms"""
+
+_DUCKDB_TYPES: dict[type[pl.DataType], str] = {
+    pl.String: "VARCHAR",
+    pl.Int64: "BIGINT",
+    pl.Int32: "INTEGER",
+    pl.Float64: "DOUBLE",
+    pl.Boolean: "BOOLEAN",
+    pl.Datetime: "TIMESTAMPTZ",
+}
+
+
+def duckdb_type(dtype: pl.DataType) -> str:
+    """The DuckDB type a schema column is read as (UTC datetimes become TIMESTAMPTZ)."""
+    try:
+        return _DUCKDB_TYPES[dtype.base_type()]
+    except KeyError:
+        raise WarehouseError(f"schema type {dtype} has no DuckDB mapping") from None
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _select_list(columns: list[tuple[str, str]], present: set[str]) -> str:
+    """Schema columns in declared order; those no file has yet are typed NULLs."""
+    items = []
+    for name, sql_type in columns:
+        source = _quote(name) if name in present else "NULL"
+        items.append(f"CAST({source} AS {sql_type}) AS {_quote(name)}")
+    return ",\n    ".join(items)
+
+
+def _table_relation(
+    connection: duckdb.DuckDBPyConnection,
+    columns: list[tuple[str, str]],
+    files: list[Path],
+    drop_rows: Path | None,
+) -> str:
+    """SELECT of a table's rows: typed, in schema order, without the rows known to be repeats."""
+    if not files:
+        return f"SELECT {_select_list(columns, set())}\nWHERE false"
+    file_list = "[" + ", ".join(_literal(str(path)) for path in files) + "]"
+    scan = f"read_parquet({file_list}, union_by_name = true"
+    scan += ", filename = true, file_row_number = true)" if drop_rows else ")"
+    present = {row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+    relation = f"SELECT {_select_list(columns, present)}\nFROM {scan} AS t"
+    if drop_rows:
+        relation += (
+            f"\nWHERE NOT EXISTS (SELECT 1 FROM read_parquet({_literal(str(drop_rows))}) AS d"
+            " WHERE d.filename = t.filename AND d.file_row_number = t.file_row_number)"
+        )
+    return relation
+
+
+def _schema_columns(kind: RecordKind) -> list[tuple[str, str]]:
+    return [(column.name, duckdb_type(column.dtype)) for column in SCHEMAS[kind]]
+
+
+def create_views(connection: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
+    """(Re)define every view of the warehouse at `data_dir` on the connection."""
+    layout = WarehouseLayout(data_dir)
+    for kind, view in VIEW_NAMES.items():
+        files = table_files(layout, kind.value)
+        drop_rows = duplicate_rows_path(connection, layout, kind, files) if files else None
+        relation = _table_relation(connection, _schema_columns(kind), files, drop_rows)
+        if kind is RecordKind.ACCESS_REQUESTS:
+            relation = f"SELECT *{REQUEST_DERIVED_COLUMNS}\nFROM ({relation})"
+        connection.execute(f"CREATE OR REPLACE VIEW {view} AS\n{relation}")
+    quarantine_columns = [(name, duckdb_type(dtype)) for name, dtype in QUARANTINE_SCHEMA.items()]
+    quarantine_files = table_files(layout, QUARANTINE_TABLE)
+    relation = _table_relation(connection, quarantine_columns, quarantine_files, None)
+    connection.execute(f"CREATE OR REPLACE VIEW quarantine AS\n{relation}")
+
+
+def connect(data_dir: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection in UTC with the warehouse views defined.
+
+    A missing data directory is an error (a typo would otherwise answer every question with
+    nothing); an existing one with no tables yet gives empty views.
+    """
+    if not data_dir.is_dir():
+        raise WarehouseError(
+            f"{data_dir}: no such data directory (ingest logs first, or pass --data / set "
+            "APIGW_ANALYZE_DATA)"
+        )
+    connection = duckdb.connect(":memory:")
+    connection.execute("SET TimeZone = 'UTC'")
+    create_views(connection, data_dir.resolve())
+    return connection

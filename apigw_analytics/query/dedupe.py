@@ -1,0 +1,143 @@
+"""Finding repeated rows in a warehouse table once per set of files, not once per query.
+
+The writer never commits a row whose key is already stored, so repeats only appear when files
+are copied into the warehouse by hand. Looking for them means hashing every key (about a second
+per ten million requests on two cores), so the answer is cached, keyed by a fingerprint of the
+table's files (relative path, size, modification time). Committed files are never rewritten, so
+a new ingest or a copied file changes the fingerprint and the next connection looks again.
+
+The cache holds, per table and fingerprint, either an empty `.none` marker (the normal case: no
+repeats, so views read the files as they are) or a Parquet list of (filename, file_row_number)
+rows to hide: every repeat after the first occurrence in (filename, row) order. It lives in the
+user's cache directory (`$APIGW_ANALYZE_CACHE`, else `$XDG_CACHE_HOME/apigw-analyze`, else
+`~/.cache/apigw-analyze`), so a read-only warehouse can still be queried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from apigw_analytics.schema import RecordKind
+from apigw_analytics.warehouse.layout import WarehouseLayout
+
+CACHE_DIR_ENV = "APIGW_ANALYZE_CACHE"
+
+# Key expressions per kind, matching the writer's `dedupe_key`. For single-expression keys a NULL
+# key means "cannot tell", never a repeat; multi-column keys compare NULLs as equal.
+DEDUPE_KEYS: dict[RecordKind, tuple[str, ...]] = {
+    RecordKind.ACCESS_REQUESTS: ("coalesce(extended_request_id, request_id)",),
+    RecordKind.EXECUTION_REQUESTS: ("request_id",),
+    RecordKind.EXECUTION_EVENTS: (
+        "coalesce(event_id, request_id || chr(31) || CAST(event_at AS VARCHAR) || chr(31)"
+        " || message || chr(31) || CAST(sequence AS VARCHAR))",
+    ),
+    RecordKind.METRIC_POINTS: (
+        "namespace",
+        "metric_name",
+        "api_name",
+        "api_id",
+        "stage",
+        "method",
+        "resource",
+        "route",
+        "extra_dimensions",
+        "timestamp",
+        "period_s",
+    ),
+    RecordKind.REPLAY_OUTCOMES: ("replay_name", "request_key"),
+}
+
+
+def table_files(layout: WarehouseLayout, table: str) -> list[Path]:
+    """A table's committed Parquet files, sorted (staging lives elsewhere, so never included)."""
+    directory = layout.table_dir(table)
+    return sorted(directory.rglob("*.parquet")) if directory.is_dir() else []
+
+
+def query_cache_dir() -> Path:
+    """Where the query layer keeps what it can recompute (see the module docstring)."""
+    if explicit := os.environ.get(CACHE_DIR_ENV):
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "apigw-analyze"
+
+
+def files_fingerprint(layout: WarehouseLayout, files: list[Path]) -> str:
+    """Hash of the files' relative paths, sizes and modification times."""
+    digest = hashlib.sha256()
+    for path in files:
+        stat = path.stat()
+        relative = path.relative_to(layout.root)
+        digest.update(f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:24]
+
+
+def _file_list(files: list[Path]) -> str:
+    return "[" + ", ".join("'" + str(path).replace("'", "''") + "'" for path in files) + "]"
+
+
+def _find_repeats_sql(kind: RecordKind, files: list[Path]) -> str:
+    keys = DEDUPE_KEYS[kind]
+    key_list = ", ".join(keys)
+    not_null = f"WHERE {keys[0]} IS NOT NULL" if len(keys) == 1 else ""
+    both = f"AND {keys[0]} IS NOT NULL" if len(keys) == 1 else ""
+    scan = f"read_parquet({_file_list(files)}, union_by_name = true"
+    return f"""
+        WITH candidates AS (
+            SELECT hash({key_list}) AS key_hash
+            FROM {scan}) {not_null}
+            GROUP BY key_hash
+            HAVING count(*) > 1
+        ),
+        ranked AS (
+            SELECT filename, file_row_number,
+                   row_number() OVER (
+                       PARTITION BY {key_list} ORDER BY filename, file_row_number
+                   ) AS occurrence
+            FROM {scan}, filename = true, file_row_number = true)
+            WHERE hash({key_list}) IN (SELECT key_hash FROM candidates) {both}
+        )
+        SELECT filename, file_row_number FROM ranked WHERE occurrence > 1
+        ORDER BY filename, file_row_number"""
+
+
+def _writable_cache_dir(layout: WarehouseLayout) -> Path:
+    root_id = hashlib.sha256(str(layout.root.resolve()).encode()).hexdigest()[:16]
+    directory = query_cache_dir() / "dedupe" / root_id
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        directory = Path(tempfile.mkdtemp(prefix="apigw-analyze-dedupe-"))
+    return directory
+
+
+def duplicate_rows_path(
+    connection: duckdb.DuckDBPyConnection,
+    layout: WarehouseLayout,
+    kind: RecordKind,
+    files: list[Path],
+) -> Path | None:
+    """The Parquet list of rows to hide for this set of files, or None when there are none."""
+    directory = _writable_cache_dir(layout)
+    stem = f"{kind.value}-{files_fingerprint(layout, files)}"
+    marker, rows_path = directory / f"{stem}.none", directory / f"{stem}.parquet"
+    if marker.exists():
+        return None
+    if rows_path.exists():
+        return rows_path
+    for stale in directory.glob(f"{kind.value}-*"):
+        stale.unlink(missing_ok=True)
+    repeats = connection.sql(_find_repeats_sql(kind, files)).to_arrow_table()
+    if repeats.num_rows == 0:
+        marker.touch()
+        return None
+    partial = rows_path.with_suffix(f".{os.getpid()}.tmp")
+    pq.write_table(repeats, partial)
+    os.replace(partial, rows_path)
+    return rows_path

@@ -1,0 +1,80 @@
+-- title: Stage cache hit ratio, inferred from access logs beside CacheHit/MissCount metrics
+-- grain: one row per api, stage, http_method and resource_path (level = method), plus one per api and stage (level = stage)
+-- param start timestamp = 1970-01-01: window start, inclusive (UTC, ISO 8601)
+-- param end timestamp = 9999-12-31: window end, exclusive (UTC, ISO 8601)
+-- param api string: API id; every API when omitted
+-- param stage string: stage name; every stage when omitted
+-- param route string: route ('GET /pets'), resource path or route key; every route when omitted
+-- param api_key string: API key id; every key when omitted
+-- Inferred from access logs: a cache-eligible request is a REST GET answered 2xx/3xx with no
+-- gateway error; it counts as a hit when integration_latency_ms is NULL (no integration call).
+-- Limits of the heuristic: only GET is assumed cacheable (other methods need per-method
+-- overrides); MOCK integrations and routes without caching also make no integration call and
+-- read as hits, so check integration_calls (a route that never calls its integration is
+-- probably a mock, not a cache); Cache-Control: max-age=0 invalidations look like misses.
+-- Metrics: CacheHitCount / CacheMissCount Sum; per method and resource only with detailed
+-- metrics. REST metrics carry the ApiName, matched to the logs' api_id only when equal; rows
+-- with no match on one side show NULLs there. api_key and route narrow the logs only.
+WITH inferred AS (
+    SELECT
+        api_id,
+        stage,
+        http_method,
+        resource_path,
+        CASE WHEN grouping(http_method, resource_path) = 0 THEN 'method' ELSE 'stage' END AS level,
+        count(*) AS eligible_requests,
+        count(*) FILTER (WHERE integration_latency_ms IS NULL) AS inferred_hits,
+        count(*) FILTER (WHERE integration_latency_ms IS NOT NULL) AS integration_calls
+    FROM requests
+    WHERE
+        requested_at >= $start AND requested_at < $end
+        AND ($api IS NULL OR api_id = $api)
+        AND ($stage IS NULL OR stage = $stage)
+        AND ($route IS NULL OR route = $route OR resource_path = $route)
+        AND ($api_key IS NULL OR api_key_id = $api_key)
+        AND coalesce(api_type, 'rest') = 'rest'
+        AND http_method = 'GET'
+        AND status BETWEEN 200 AND 399
+        AND error_response_type IS NULL
+    GROUP BY GROUPING SETS ((api_id, stage, http_method, resource_path), (api_id, stage))
+),
+measured AS (
+    SELECT
+        coalesce(api_id, api_name) AS api_id,
+        stage,
+        method AS http_method,
+        resource AS resource_path,
+        CASE WHEN method IS NULL AND resource IS NULL THEN 'stage' ELSE 'method' END AS level,
+        sum(coalesce(sum, 0)) FILTER (WHERE metric = 'cache_hit_count') AS metric_hits,
+        sum(coalesce(sum, 0)) FILTER (WHERE metric = 'cache_miss_count') AS metric_misses
+    FROM metric_points
+    WHERE
+        timestamp >= $start AND timestamp < $end
+        AND ($api IS NULL OR api_id = $api OR api_name = $api)
+        AND ($stage IS NULL OR stage = $stage)
+        AND metric IN ('cache_hit_count', 'cache_miss_count')
+        AND stage IS NOT NULL
+        AND route IS NULL
+    GROUP BY ALL
+)
+SELECT
+    coalesce(i.api_id, m.api_id) AS api_id,
+    coalesce(i.stage, m.stage) AS stage,
+    coalesce(i.level, m.level) AS level,
+    coalesce(i.http_method, m.http_method) AS http_method,
+    coalesce(i.resource_path, m.resource_path) AS resource_path,
+    i.eligible_requests,
+    i.inferred_hits,
+    i.integration_calls,
+    i.inferred_hits / i.eligible_requests AS inferred_hit_ratio,
+    m.metric_hits,
+    m.metric_misses,
+    m.metric_hits / nullif(m.metric_hits + m.metric_misses, 0) AS metric_hit_ratio
+FROM inferred AS i
+FULL OUTER JOIN measured AS m
+    ON m.api_id = i.api_id
+    AND m.stage = i.stage
+    AND m.level = i.level
+    AND m.http_method IS NOT DISTINCT FROM i.http_method
+    AND m.resource_path IS NOT DISTINCT FROM i.resource_path
+ORDER BY api_id, stage, level DESC, http_method NULLS FIRST, resource_path NULLS FIRST

@@ -1,0 +1,80 @@
+-- title: Logs versus metrics: request, 4xx and 5xx counts side by side
+-- grain: one row per api, stage and period_start present in the logs or the metrics
+-- param start timestamp = 1970-01-01: window start, inclusive (UTC, ISO 8601)
+-- param end timestamp = 9999-12-31: window end, exclusive (UTC, ISO 8601)
+-- param api string: API id; every API when omitted
+-- param stage string: stage name; every stage when omitted
+-- param route string: route ('GET /pets'), resource path or route key; every route when omitted
+-- param api_key string: API key id; every key when omitted
+-- param period_s integer = 60: the metric period to compare (CloudWatch publishes per minute)
+-- param tolerance integer = 0: largest difference not flagged as a mismatch
+-- Metrics: Count (Sum, else SampleCount), 4XXError/4xx and 5XXError/5xx Sum at the stage
+-- level; with a route, the detailed (per resource or route) points instead. REST metrics carry
+-- the ApiName, matched to the logs' api_id only when equal. AWS may leave some 413s, excessive
+-- 429s and internal 5xx out of both logs and metrics; api_key narrows the logs only.
+WITH logged AS (
+    SELECT
+        api_id,
+        stage,
+        time_bucket(to_seconds($period_s), requested_at) AS period_start,
+        count(*) AS log_requests,
+        count(*) FILTER (WHERE status BETWEEN 400 AND 499) AS log_4xx,
+        count(*) FILTER (WHERE status >= 500) AS log_5xx
+    FROM requests
+    WHERE
+        requested_at >= $start AND requested_at < $end
+        AND ($api IS NULL OR api_id = $api)
+        AND ($stage IS NULL OR stage = $stage)
+        AND ($route IS NULL OR route = $route OR resource_path = $route)
+        AND ($api_key IS NULL OR api_key_id = $api_key)
+    GROUP BY api_id, stage, period_start
+),
+measured AS (
+    SELECT
+        coalesce(api_id, api_name) AS api_id,
+        stage,
+        timestamp AS period_start,
+        sum(coalesce(sum, sample_count)) FILTER (WHERE metric = 'request_count') AS metric_requests,
+        sum(sum) FILTER (WHERE metric = 'client_error_count') AS metric_4xx,
+        sum(sum) FILTER (WHERE metric = 'server_error_count') AS metric_5xx
+    FROM metric_points
+    WHERE
+        timestamp >= $start AND timestamp < $end
+        AND ($api IS NULL OR api_id = $api OR api_name = $api)
+        AND ($stage IS NULL OR stage = $stage)
+        AND period_s = $period_s
+        AND stage IS NOT NULL
+        AND metric IN ('request_count', 'client_error_count', 'server_error_count')
+        AND (
+            ($route IS NULL AND method IS NULL AND resource IS NULL AND route IS NULL)
+            OR route = $route
+            OR resource = $route
+            OR method || ' ' || resource = $route
+        )
+    GROUP BY ALL
+),
+joined AS (
+    SELECT
+        coalesce(l.api_id, m.api_id) AS api_id,
+        coalesce(l.stage, m.stage) AS stage,
+        coalesce(l.period_start, m.period_start) AS period_start,
+        coalesce(l.log_requests, 0) AS log_requests,
+        m.metric_requests,
+        coalesce(l.log_4xx, 0) AS log_4xx,
+        m.metric_4xx,
+        coalesce(l.log_5xx, 0) AS log_5xx,
+        m.metric_5xx
+    FROM logged AS l
+    FULL OUTER JOIN measured AS m
+        ON m.api_id = l.api_id AND m.stage = l.stage AND m.period_start = l.period_start
+)
+SELECT
+    *,
+    log_requests - coalesce(metric_requests, 0) AS requests_difference,
+    log_4xx - coalesce(metric_4xx, 0) AS difference_4xx,
+    log_5xx - coalesce(metric_5xx, 0) AS difference_5xx,
+    abs(log_requests - coalesce(metric_requests, 0)) > $tolerance
+        OR abs(log_4xx - coalesce(metric_4xx, 0)) > $tolerance
+        OR abs(log_5xx - coalesce(metric_5xx, 0)) > $tolerance AS mismatch
+FROM joined
+ORDER BY period_start, api_id, stage

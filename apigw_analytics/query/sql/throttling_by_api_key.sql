@@ -1,0 +1,47 @@
+-- title: Throttling by API key
+-- grain: one row per api_key_id (NULL = requests without a key), api_id and stage with a 429
+-- param start timestamp = 1970-01-01: window start, inclusive (UTC, ISO 8601)
+-- param end timestamp = 9999-12-31: window end, exclusive (UTC, ISO 8601)
+-- param api string: API id; every API when omitted
+-- param stage string: stage name; every stage when omitted
+-- param route string: route ('GET /pets'), resource path or route key; every route when omitted
+-- param api_key string: API key id; every key when omitted
+WITH filtered AS (
+    SELECT
+        api_key_id,
+        api_id,
+        stage,
+        requested_at,
+        status,
+        CASE
+            WHEN error_response_type = 'QUOTA_EXCEEDED'
+                OR (error_response_type IS NULL AND error_message = 'Limit Exceeded')
+                THEN 'QUOTA_EXCEEDED'
+            WHEN error_response_type = 'THROTTLED'
+                OR (error_response_type IS NULL AND error_message = 'Too Many Requests')
+                THEN 'THROTTLED'
+            ELSE 'unknown'
+        END AS throttle_kind
+    FROM requests
+    WHERE
+        requested_at >= $start AND requested_at < $end
+        AND ($api IS NULL OR api_id = $api)
+        AND ($stage IS NULL OR stage = $stage)
+        AND ($route IS NULL OR route = $route OR resource_path = $route)
+        AND ($api_key IS NULL OR api_key_id = $api_key)
+)
+SELECT
+    api_key_id,
+    api_id,
+    stage,
+    count(*) AS requests,
+    count(*) FILTER (WHERE status = 429) AS throttled_429,
+    count(*) FILTER (WHERE status = 429 AND throttle_kind = 'THROTTLED') AS throttled,
+    count(*) FILTER (WHERE status = 429 AND throttle_kind = 'QUOTA_EXCEEDED') AS quota_exceeded,
+    count(*) FILTER (WHERE status = 429) / count(*) AS throttled_share,
+    min(requested_at) FILTER (WHERE status = 429) AS first_429_at,
+    max(requested_at) FILTER (WHERE status = 429) AS last_429_at
+FROM filtered
+GROUP BY api_key_id, api_id, stage
+HAVING count(*) FILTER (WHERE status = 429) > 0
+ORDER BY throttled_429 DESC, api_key_id NULLS LAST, api_id, stage
