@@ -179,6 +179,11 @@ METRIC_POINTS = _columns(
     ("p99", pl.Float64, "p99 extended statistic"),
     ("unit", pl.String, "Count | Milliseconds | Bytes"),
     ("extra_dimensions", pl.String, "JSON object of dimensions without a column"),
+    (
+        "extra_statistics",
+        pl.String,
+        "JSON object of statistics without a column, e.g. p95, p99.9, TM(25%:75%)",
+    ),
     *_SOURCE,
 )
 
@@ -200,6 +205,7 @@ REPLAY_OUTCOMES = _columns(
     ("predicted_latency_ms", pl.Float64, "latency the model predicts, ms"),
     ("latency_was_drawn", pl.Boolean, "latency drawn from the route's distribution"),
     ("is_canary", pl.Boolean, "routed to the canary"),
+    ("authorizer_called", pl.Boolean, "whether the model invokes the authorizer (cache miss)"),
 )
 
 SCHEMAS: dict[RecordKind, tuple[Column, ...]] = {

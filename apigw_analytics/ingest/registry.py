@@ -86,6 +86,9 @@ FORMAT_MODULES = (
     "apigw_analytics.ingest.formats.access_clf",
     "apigw_analytics.ingest.formats.access_csv",
     "apigw_analytics.ingest.formats.access_xml",
+    "apigw_analytics.ingest.formats.metrics_get_metric_data",
+    "apigw_analytics.ingest.formats.metrics_get_metric_statistics",
+    "apigw_analytics.ingest.formats.metrics_stream",
     "apigw_analytics.ingest.formats.execution_log",
 )
 
