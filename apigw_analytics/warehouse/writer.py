@@ -45,7 +45,10 @@ QUARANTINE_SCHEMA = pl.Schema(
 
 
 def _hash_key(*columns: str) -> pl.Expr:
-    return pl.concat_str([pl.col(c).cast(pl.String) for c in columns], separator="\x1f").hash()
+    """Hash of several columns; a null part is kept distinct (concat_str alone would make the
+    whole key null, and every null key hashes alike)."""
+    parts = [pl.col(c).cast(pl.String).fill_null("\x00") for c in columns]
+    return pl.concat_str(parts, separator="\x1f").hash()
 
 
 def _hash_if_present(key: pl.Expr) -> pl.Expr:
@@ -60,9 +63,11 @@ def dedupe_key(kind: RecordKind) -> pl.Expr:
     if kind is RecordKind.EXECUTION_REQUESTS:
         return _hash_if_present(pl.col("request_id"))
     if kind is RecordKind.EXECUTION_EVENTS:
+        identified = pl.col("request_id").is_not_null() & pl.col("event_at").is_not_null()
         return pl.coalesce(
             _hash_if_present(pl.col("event_id")),
-            _hash_key("request_id", "event_at", "message", "sequence"),
+            pl.when(identified).then(_hash_key("request_id", "event_at", "message", "sequence")),
+            _hash_key("source_file", "source_line", "message"),
         )
     if kind is RecordKind.METRIC_POINTS:
         return _hash_key(

@@ -1,0 +1,64 @@
+"""Deduplication keys: distinct records never share a key, even with null parts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+
+from apigw_analytics.schema import RecordKind, conform
+from apigw_analytics.warehouse.writer import dedupe_key
+
+
+def _keys(kind: RecordKind, rows: list[dict]) -> pl.Series:
+    frame = conform(pl.DataFrame(rows), kind)
+    return frame.select(dedupe_key(kind)).to_series()
+
+
+def test_events_without_time_or_request_id_are_all_distinct() -> None:
+    rows = [
+        {
+            "request_id": None,
+            "event_at": None,
+            "message": f"line {n}",
+            "sequence": n,
+            "source_file": "a.log",
+            "source_line": n,
+        }
+        for n in range(5)
+    ]
+    assert _keys(RecordKind.EXECUTION_EVENTS, rows).n_unique() == 5
+
+
+def test_the_same_timed_event_from_two_exports_shares_a_key() -> None:
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    event = {"request_id": "r1", "event_at": moment, "message": "Method completed", "sequence": 3}
+    keys = _keys(
+        RecordKind.EXECUTION_EVENTS,
+        [
+            {**event, "source_file": "a.gz", "source_line": 1},
+            {**event, "source_file": "b.gz", "source_line": 9},
+        ],
+    )
+    assert keys.n_unique() == 1
+
+
+def test_metric_points_with_null_dimensions_are_distinct() -> None:
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        {
+            "namespace": "AWS/ApiGateway",
+            "metric_name": "Count",
+            "api_id": api_id,
+            "api_name": None,
+            "timestamp": moment,
+            "period_s": 60,
+        }
+        for api_id in ("a", "b", None)
+    ]
+    assert _keys(RecordKind.METRIC_POINTS, rows).n_unique() == 3
+
+
+def test_access_requests_without_ids_are_never_duplicates() -> None:
+    keys = _keys(RecordKind.ACCESS_REQUESTS, [{"status": 200}, {"status": 200}])
+    assert keys.null_count() == 2
