@@ -135,8 +135,11 @@ def build_points(raw_points: pl.DataFrame, skipped: int = 0) -> ParseResult:
     stat_names = [
         c.removeprefix(RAW_PREFIX) for c in raw_points.columns if c.startswith(RAW_PREFIX)
     ]
-    if "reason" not in raw_points.columns:
-        raw_points = raw_points.with_columns(pl.lit(None, pl.String).alias("reason"))
+    raw_points = raw_points.with_columns(
+        pl.lit(None, pl.String).alias(name)
+        for name in ("reason", "raw_timestamp")
+        if name not in raw_points.columns
+    )
     checked = raw_points.with_columns(parse_timestamp(pl.col("raw_timestamp")).alias("timestamp"))
     checked = checked.with_columns(_reason(stat_names).alias("reason"))
     bad = checked.filter(pl.col("reason").is_not_null())

@@ -27,71 +27,79 @@ from apigw_analytics.ingest.registry import ParseContext, ParseResult, Sample, r
 
 STREAM_PERIOD_S = 60
 _STREAM_STATISTICS = {"count": "sample_count", "sum": "sum", "max": "maximum", "min": "minimum"}
-_REQUIRED_KEYS = ("metric_name", "value")
+
+
+_PREFIX = "json."  # decoded keys are prefixed so that no key can shadow our own columns
+
+
+def _is_nested(dtype: pl.DataType) -> bool:
+    return isinstance(dtype, pl.Struct | pl.List | pl.Array)
 
 
 def _field(decoded: pl.DataFrame, name: str) -> pl.Expr:
-    """A top-level key as text (null where absent; all-absent keys have no column)."""
-    if name not in decoded.columns:
+    """A top-level key as text; null where absent or not a scalar (all-absent keys have no
+    column at all)."""
+    dtype = decoded.schema.get(_PREFIX + name)
+    if dtype is None or _is_nested(dtype):
         return pl.lit(None, pl.String)
-    dtype = decoded.schema[name]
-    if isinstance(dtype, pl.Struct | pl.List):
-        return pl.col(name).cast(pl.String, strict=False)
-    return pl.col(name).cast(pl.String)
+    return pl.col(_PREFIX + name).cast(pl.String)
 
 
 def _statistics(decoded: pl.DataFrame) -> tuple[list[pl.Expr], pl.Expr | None]:
     """One raw text column per streamed statistic, and a reason for a `value` that is not an
     object (None when every `value` is)."""
-    dtype = decoded.schema.get("value")
+    dtype = decoded.schema.get(_PREFIX + "value")
     if not isinstance(dtype, pl.Struct):
-        present = pl.col("value").is_not_null() if "value" in decoded.columns else pl.lit(False)
+        present = pl.col(_PREFIX + "value").is_not_null() if dtype else pl.lit(False)
         return [], pl.when(present).then(pl.lit("value is not an object"))
-    columns = [
-        pl.col("value")
-        .struct.field(statistic.name)
-        .cast(pl.String)
-        .alias(raw(_STREAM_STATISTICS.get(statistic.name) or statistic_column(statistic.name)))
-        for statistic in dtype.fields
-    ]
+    columns = []
+    for statistic in dtype.fields:
+        value = pl.col(_PREFIX + "value").struct.field(statistic.name)
+        text = pl.lit("<nested JSON>") if _is_nested(statistic.dtype) else value.cast(pl.String)
+        name = _STREAM_STATISTICS.get(statistic.name) or statistic_column(statistic.name)
+        columns.append(pl.when(value.is_not_null()).then(text).alias(raw(name)))
     return columns, None
 
 
 def _decode(messages: pl.Series) -> pl.DataFrame:
-    """The JSON objects of a column of lines, as a frame with one column per top-level key."""
-    return messages.str.json_decode(infer_schema_length=None).struct.unnest()
+    """The JSON objects of a column of lines, one prefixed column per top-level key."""
+    decoded = messages.str.json_decode(infer_schema_length=None)
+    if not isinstance(decoded.dtype, pl.Struct):
+        raise pl.exceptions.ComputeError("lines are not JSON objects")
+    return decoded.struct.unnest().rename(lambda name: _PREFIX + name)
 
 
 def _points_from_lines(lines: pl.DataFrame, source_file: str) -> pl.DataFrame:
     """Raw datapoints of lines that all decode to objects."""
     decoded = _decode(lines.get_column("message"))
     statistics, value_problem = _statistics(decoded)
-    if "dimensions" in decoded.columns and isinstance(decoded.schema["dimensions"], pl.Struct):
-        dimension_text = decoded.select(pl.col("dimensions").struct.json_encode()).to_series()
+    dimensions = decoded.schema.get(_PREFIX + "dimensions")
+    if isinstance(dimensions, pl.Struct) and dimensions.fields:
+        dimension_text = decoded.get_column(_PREFIX + "dimensions").struct.json_encode()
     else:
         dimension_text = pl.Series([None] * decoded.height, dtype=pl.String)
-    missing = [
+    problems = [
         pl.when(_field(decoded, key).is_null()).then(pl.lit(f"missing {key}"))
-        for key in _REQUIRED_KEYS
+        for key in ("metric_name", "timestamp")
     ]
-    points = decoded.select(
+    if value_problem is not None:
+        problems.append(value_problem)
+    combined = pl.concat(
+        [lines.select("source_line", pl.col("message").alias("record")), decoded],
+        how="horizontal",
+    )
+    points = combined.select(
+        "source_line",
+        "record",
         _field(decoded, "namespace").alias("namespace"),
         _field(decoded, "metric_name").alias("metric_name"),
         _field(decoded, "timestamp").alias("raw_timestamp"),
         _field(decoded, "unit").alias("unit"),
-        pl.coalesce([*missing, *([value_problem] if value_problem is not None else [])]).alias(
-            "reason"
-        ),
+        pl.coalesce(problems).alias("reason"),
         *statistics,
     )
-    points = _with_average(points)
     return pl.concat(
-        [
-            lines.select("source_line", pl.col("message").alias("record")),
-            points,
-            dimension_frame(dimension_text),
-        ],
-        how="horizontal",
+        [_with_average(points), dimension_frame(dimension_text)], how="horizontal"
     ).with_columns(
         pl.lit(STREAM_PERIOD_S, pl.Int32).alias("period_s"),
         pl.lit(source_file).alias("source_file"),
