@@ -200,6 +200,146 @@ def _subscription_payload(lines: list[str], requests: list[dict]) -> bytes:
     return gzip.compress(json.dumps(payload).encode(), mtime=0)
 
 
+_LAMBDA_URI = (
+    "https://lambda.eu-west-1.amazonaws.com/2015-03-31/functions/"
+    "arn:aws:lambda:eu-west-1:123456789012:function:shop-api/invocations"
+)
+
+
+def _execution_messages(r: dict) -> list[tuple[float, str]]:
+    """The REST execution-log messages of one request (reference §2.3 wording), with offsets
+    in seconds from its arrival."""
+    stage = f"{REST_API_ID}/prod"
+    masked = "**********" + r["key"][-6:]
+    lines = [
+        (0.0, f"Extended Request Id: {r['extended_id']}"),
+        (
+            0.001,
+            f"Verifying Usage Plan for request: {r['request_id']}. API Key: {masked} "
+            f"API Stage: {stage}",
+        ),
+    ]
+    if r["response_type"] == "THROTTLED":
+        lines.append(
+            (
+                0.002,
+                f"Key throttle limit exceeded for RestApi {REST_API_ID}, Stage prod, "
+                "Resource k0w8mc, HttpMethod POST. Limit: 10.00 Burst: 20",
+            )
+        )
+    elif r["response_type"] == "QUOTA_EXCEEDED":
+        lines.append(
+            (
+                0.002,
+                f"API Key {masked} exceeded quota limit for API Stage {stage}: Key "
+                "quota exhausted for Usage Plan ID pl4n01. Limit: 60 Period: DAY",
+            )
+        )
+    else:
+        lines += [
+            (0.002, f"Usage Plan check succeeded for API Key {masked} and API Stage {stage}"),
+            (0.003, f"Starting execution for request: {r['request_id']}"),
+            (0.003, f"HTTP Method: {r['method']}, Resource Path: {r['path']}"),
+        ]
+        integration_s = (r["integration_ms"] or 0) / 1000
+        if r["integration_ms"] is not None:
+            lines += [
+                (0.004, f"Endpoint request URI: {_LAMBDA_URI}"),
+                (0.005, f"Sending request to {_LAMBDA_URI}"),
+            ]
+            if r["response_type"] == "INTEGRATION_TIMEOUT":
+                lines.append((0.005 + integration_s, "Execution failed due to a timeout error"))
+            elif r["status"] == 502:
+                lines.append(
+                    (
+                        0.005 + integration_s,
+                        "Lambda execution failed with status 200 due to customer function "
+                        "error: Cannot read properties of undefined. Lambda request id: "
+                        f"{r['request_id'][::-1]}",
+                    )
+                )
+            else:
+                lines.append(
+                    (
+                        0.005 + integration_s,
+                        "Received response. Status: 200, "
+                        f"Integration latency: {r['integration_ms']} ms",
+                    )
+                )
+        if r["status"] < 400:
+            lines.append((0.006 + integration_s, "Successfully completed execution"))
+    lines.append((r["latency_ms"] / 1000, f"Method completed with status: {r['status']}"))
+    return lines
+
+
+def _execution_log_export(requests: list[dict]) -> bytes:
+    """An S3 export object: `<ISO time> (<requestId>) <message>` lines, gzip, in event order."""
+    events = []
+    for r in requests:
+        for offset_s, message in _execution_messages(r):
+            moment = START + timedelta(seconds=r["t"] + offset_s)
+            events.append((moment, f"({r['request_id']}) {message}"))
+    events.sort(key=lambda event: event[0])
+    text = "".join(
+        f"{moment.strftime('%Y-%m-%dT%H:%M:%S.')}{moment.microsecond // 1000:03d}Z {message}\n"
+        for moment, message in events
+    )
+    return gzip.compress(text.encode(), mtime=0)
+
+
+def _metric_stream(requests: list[dict]) -> str:
+    """CloudWatch Metric Streams JSON lines for ApiName/Stage, per minute, from the requests
+    (every request is a datapoint of 1 for Count and 0/1 for the error metrics)."""
+    minutes: dict[int, list[dict]] = {}
+    for r in requests:
+        minutes.setdefault(int(r["t"] // 60), []).append(r)
+    lines = []
+    for minute, batch in sorted(minutes.items()):
+        stamp = int((START + timedelta(minutes=minute)).timestamp() * 1000)
+        latencies = [r["latency_ms"] for r in batch]
+        integration = [r["integration_ms"] for r in batch if r["integration_ms"] is not None]
+        cached = [r for r in batch if r["resource"].startswith("/products") and r["status"] < 400]
+        hits = sum(r["integration_ms"] is None for r in cached)
+        series = {
+            "Count": (len(batch), len(batch), 1, 1),
+            "4XXError": (len(batch), sum(400 <= r["status"] < 500 for r in batch), 0, 1),
+            "5XXError": (len(batch), sum(r["status"] >= 500 for r in batch), 0, 1),
+            "Latency": (len(latencies), sum(latencies), min(latencies), max(latencies)),
+            "CacheHitCount": (len(cached), hits, 0, 1),
+            "CacheMissCount": (len(cached), len(cached) - hits, 0, 1),
+        }
+        if integration:
+            series["IntegrationLatency"] = (
+                len(integration),
+                sum(integration),
+                min(integration),
+                max(integration),
+            )
+        for name, (count, total, low, high) in series.items():
+            unit = "Milliseconds" if name.endswith("Latency") else "Count"
+            lines.append(
+                json.dumps(
+                    {
+                        "metric_stream_name": "apigw-to-s3",
+                        "account_id": "123456789012",
+                        "region": "eu-west-1",
+                        "namespace": "AWS/ApiGateway",
+                        "metric_name": name,
+                        "dimensions": {"ApiName": "shop", "Stage": "prod"},
+                        "timestamp": stamp,
+                        "value": {
+                            "max": float(high),
+                            "min": float(low),
+                            "sum": float(total),
+                            "count": float(count),
+                        },
+                        "unit": unit,
+                    }
+                )
+            )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     """Write every sample file (overwriting), deterministically."""
     rng = random.Random(SEED)
@@ -213,6 +353,8 @@ def main() -> None:
     )
     (OUT / "http-access-clf.log").write_text("\n".join(_http_clf_lines(rng)) + "\n")
     (OUT / "websocket-access.jsonl").write_text("\n".join(_websocket_lines(rng)) + "\n")
+    (OUT / "rest-execution-s3-export.log.gz").write_bytes(_execution_log_export(requests))
+    (OUT / "rest-metric-stream.jsonl").write_text(_metric_stream(requests))
 
 
 if __name__ == "__main__":
