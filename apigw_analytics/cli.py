@@ -14,6 +14,8 @@ from typing import Annotated
 import typer
 
 from apigw_analytics.errors import ApigwError
+from apigw_analytics.gateway.commands import gateway_app, replay_command
+from apigw_analytics.query.commands import query_command, sql_command
 
 app = typer.Typer(
     name="apigw-analyze",
@@ -127,6 +129,12 @@ def formats() -> None:
     for fmt in all_formats():
         table.add_row(fmt.name, fmt.description)
     Console().print(table)
+
+
+app.command("query")(query_command)
+app.command("sql")(sql_command)
+app.command("replay")(replay_command)
+app.add_typer(gateway_app, name="gateway")
 
 
 def main() -> None:
