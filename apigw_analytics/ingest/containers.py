@@ -355,14 +355,21 @@ def _document_events(text: str, path: Path, source: Source) -> pl.DataFrame:
 
 
 def _looks_like_json_lines(head: bytes) -> bool:
-    """True when the first line is a whole JSON object that is not an envelope."""
-    first = head.split(b"\n", 1)[0].strip()
+    """True when the first line is one JSON object that is not an envelope, or a record line
+    that is not strict JSON (an unquoted `-`, a stray byte, a cut line) followed by another
+    line that starts like a record: that line is quarantined, not the whole file."""
+    first, _, rest = head.partition(b"\n")
+    first = first.strip()
     if not first.startswith(b"{"):
         return False
+    text = first.decode("utf-8", errors="replace")
     try:
-        value = json.loads(first)
+        value, end = json.JSONDecoder().raw_decode(text)
     except ValueError:
-        return False
+        following = next((line.strip() for line in rest.split(b"\n") if line.strip()), b"")
+        return len(first) > 1 and (text.endswith("}") or following.startswith(b"{"))
+    if end < len(text):
+        return False  # values joined with no separator (Firehose): read as documents
     return _subscription_payload(value) is None and not (
         isinstance(value, dict) and ("events" in value or "results" in value)
     )

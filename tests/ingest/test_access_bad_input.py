@@ -223,3 +223,38 @@ def test_reasons_never_lose_a_record(tmp_path, data_dir, access_rows, quarantine
     assert report.skipped == 2
     assert access_rows(data_dir).height + quarantine_rows(data_dir).height + 2 == len(lines)
     assert Path(quarantine_rows(data_dir)["source_file"][0]) == source
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        '{"requestId": "cut-short", "status": ',
+        '{"requestId":"bad\xff","requestTime":"20/Jul/2026:01:50:15 +0000","status":"2x"}',
+    ],
+    ids=["cut-line", "stray-byte"],
+)
+def test_invalid_first_line_is_quarantined_not_the_whole_file(
+    tmp_path, data_dir, access_rows, quarantine_rows, first
+):
+    source = tmp_path / "first.log"
+    body = "\n".join([first, *_good_lines(10)]) + "\n"
+    source.write_bytes(body.encode("latin-1"))
+    summary = ingest_paths([source], data_dir)
+    report = _only(summary)
+    assert report.error is None
+    assert report.container == "plain"
+    assert (report.records_read, report.records_parsed, report.quarantined) == (11, 10, 1)
+    assert access_rows(data_dir).height == 10
+    assert quarantine_rows(data_dir)["source_line"].to_list() == [1]
+    assert summary.exit_code == 3
+
+
+def test_unquoted_dash_on_the_first_line(tmp_path, data_dir, access_rows):
+    source = tmp_path / "dash.log"
+    source.write_text(
+        '{"requestId":"d1","requestTimeEpoch":1784512215218,"status":200,"responseLength":-}\n'
+        '{"requestId":"d2","requestTimeEpoch":1784512216218,"status":404,"responseLength":9}\n'
+    )
+    summary = ingest_paths([source], data_dir)
+    assert summary.exit_code == 0
+    assert access_rows(data_dir)["response_bytes"].to_list() == [None, 9]

@@ -271,3 +271,57 @@ def test_file_of_control_messages_only_is_read_not_failed(tmp_path, data_dir):
     assert summary.exit_code == 0
     again = ingest_paths([source], data_dir)
     assert again.sources[0].status == "already ingested"
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gzip"])
+def test_chunk_boundaries_do_not_change_rows(tmp_path, monkeypatch, compressed, access_rows):
+    """Lines split across read chunks (CRLF endings, no final newline) give the same rows."""
+    from apigw_analytics.ingest import containers
+
+    lines = [
+        json.dumps({**RECORDS[0], "extendedRequestId": "-", "requestId": f"chunk-{n:04d}"})
+        for n in range(300)
+    ]
+    body = "\r\n".join(lines).encode()
+    source = tmp_path / ("chunked.gz" if compressed else "chunked.log")
+    source.write_bytes(_gzip(body) if compressed else body)
+    whole = ingest_paths([source], tmp_path / "whole")
+    monkeypatch.setattr(containers, "CHUNK_BYTES", 97)
+    split = ingest_paths([source], tmp_path / "split")
+    for summary in (whole, split):
+        (report,) = summary.sources
+        assert (report.records_read, report.quarantined) == (300, 0)
+    expected = access_rows(tmp_path / "whole").drop("source_file")
+    got = access_rows(tmp_path / "split").drop("source_file")
+    assert got.equals(expected)
+    assert got["source_line"].to_list() == list(range(1, 301))
+    assert got["request_id"][-1] == "chunk-0299"
+
+
+def test_non_utf8_bytes_are_replaced_with_a_warning(tmp_path, data_dir, access_rows):
+    line = LINES[0].replace('"GET"', '"G\udcffET"').encode("utf-8", "surrogateescape")
+    source = tmp_path / "latin.log"
+    source.write_bytes(line + b"\n" + LINES[1].encode() + b"\n")
+    summary = ingest_paths([source], data_dir)
+    (report,) = summary.sources
+    assert report.records_read == 2
+    assert report.reconciles
+    assert any("not UTF-8" in warning for warning in report.warnings)
+    assert access_rows(data_dir)["http_method"][0] == "G\ufffdET"
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize(
+    ("name", "events", "stream"),
+    [
+        ("aws-cli-examples_logs-filter-log-events-output.json", 2, "teststream"),
+        ("aws-cli-examples_logs-get-log-events-output.json", 3, None),
+    ],
+)
+def test_realworld_cli_log_reads(realworld_dir, name, events, stream):
+    opened = open_source(realworld_dir / name)
+    (frame,) = list(opened.chunks)
+    assert opened.container == "cli-log-events"
+    assert frame.height == events
+    assert frame["event_at"].null_count() == 0
+    assert frame["log_stream"][0] == stream
