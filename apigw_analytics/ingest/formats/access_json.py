@@ -109,23 +109,17 @@ class _JsonAccessParser:
         if not keys:
             return pl.DataFrame(), events
         self._connection.register("chunk", events.select("message").to_arrow())
+        columns = ", ".join(f"vals[{i + 1}] AS c{i}" for i in range(len(keys)))
         extracted = self._connection.sql(
+            "SELECT coalesce(kind = 'OBJECT' AND key_count = "
+            f"list_count(vals), false) AS fast, {columns} FROM ("
             f"SELECT try(json_extract_string(message, {_key_paths(keys)})) AS vals, "
             "try(json_type(message)) AS kind, try(len(json_keys(message))) AS key_count "
-            "FROM chunk"
+            "FROM chunk)"
         ).pl()
         self._connection.unregister("chunk")
-        present = extracted.select(
-            pl.col("vals").list.eval(pl.element().is_not_null()).list.sum()
-        ).to_series()
-        fast_mask = (
-            (extracted["kind"] == "OBJECT") & (extracted["key_count"] == present)
-        ).fill_null(False)
-        values = (
-            extracted.filter(fast_mask)
-            .select(pl.col("vals").list.to_struct(fields=[f"k{i}" for i in range(len(keys))]))
-            .unnest("vals")
-        )
+        fast_mask = extracted["fast"]
+        values = extracted.filter(fast_mask).drop("fast")
         values.columns = keys
         return (
             pl.concat([events.filter(fast_mask), values], how="horizontal"),
