@@ -9,6 +9,7 @@ reconcile per source: records read = records parsed + quarantined + skipped.
 from __future__ import annotations
 
 import glob
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -159,14 +160,13 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        if path.is_dir() and os.access(path, os.R_OK | os.X_OK):
             found.extend(
                 sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
             )
         elif not path.exists() and glob.has_magic(str(raw)):
-            found.extend(
-                sorted(Path(p) for p in glob.glob(str(raw), recursive=True) if Path(p).is_file())
-            )
+            matches = glob.glob(str(raw), recursive=True)
+            found.extend(sorted(Path(p) for p in matches if Path(p).is_file()) or [path])
         else:
             found.append(path)
     unique: dict[Path, None] = dict.fromkeys(found)

@@ -258,3 +258,40 @@ def test_unquoted_dash_on_the_first_line(tmp_path, data_dir, access_rows):
     summary = ingest_paths([source], data_dir)
     assert summary.exit_code == 0
     assert access_rows(data_dir)["response_bytes"].to_list() == [None, 9]
+
+
+def test_glob_matching_nothing_is_reported(tmp_path, data_dir):
+    pattern = str(tmp_path / "exports-*" / "*.log")
+    summary = ingest_paths([pattern], data_dir)
+    (report,) = summary.sources
+    assert report.status == "failed"
+    assert report.error == f"{pattern}: cannot read: No such file or directory"
+    assert summary.exit_code == 4
+
+
+def test_glob_matching_files_reads_them(tmp_path, data_dir, access_rows):
+    for day in (1, 2):
+        folder = tmp_path / f"exports-{day}"
+        folder.mkdir()
+        (folder / "a.log").write_text("\n".join(_good_lines(3, start=day * 10)) + "\n")
+    summary = ingest_paths([str(tmp_path / "exports-*" / "*.log")], data_dir)
+    assert [Path(s.path).parent.name for s in summary.sources] == ["exports-1", "exports-2"]
+    assert access_rows(data_dir).height == 6
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads chmod 000 folders"
+)
+def test_unreadable_directory_is_reported(tmp_path, data_dir):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "a.log").write_text("\n".join(_good_lines(1)) + "\n")
+    locked.chmod(0)
+    try:
+        summary = ingest_paths([locked], data_dir)
+    finally:
+        locked.chmod(0o755)
+    (report,) = summary.sources
+    assert report.status == "failed"
+    assert "cannot read" in report.error
+    assert summary.exit_code == 4
