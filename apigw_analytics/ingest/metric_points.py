@@ -109,17 +109,20 @@ def _extra_statistics(names: list[str]) -> pl.Expr:
 
 
 def _infer_period(frame: pl.DataFrame) -> pl.DataFrame:
-    """Period of each series without one: its smallest gap between datapoints, else 60 s."""
-    series = list(IDENTITY_COLUMNS)
+    """Fill a period the export does not state: the smallest gap between two datapoints of
+    any one series in the document, else 60 s.
+
+    Taken over all series, not per series, because idle periods have no datapoint: a series
+    with points at 12:01 and 12:03 only is still a 60 s series when its siblings show 60 s.
+    """
+    unstated = frame.filter(pl.col("period_s").is_null())
+    if unstated.height == 0:
+        return frame
     gap_s = pl.col("timestamp").unique().sort().diff().dt.total_seconds()
-    inferred = frame.group_by(series, maintain_order=True).agg(
-        gap_s.filter(gap_s > 0).min().cast(pl.Int32).alias("_gap_s")
-    )
-    return (
-        frame.join(inferred, on=series, how="left", nulls_equal=True, maintain_order="left")
-        .with_columns(pl.coalesce("period_s", "_gap_s", pl.lit(DEFAULT_PERIOD_S)).cast(pl.Int32))
-        .drop("_gap_s")
-    )
+    gaps = unstated.group_by(IDENTITY_COLUMNS).agg(gap_s.filter(gap_s > 0).min().alias("gap_s"))
+    smallest_gap_s = gaps.get_column("gap_s").min()
+    period_s = int(smallest_gap_s) if smallest_gap_s is not None else DEFAULT_PERIOD_S
+    return frame.with_columns(pl.col("period_s").fill_null(period_s).cast(pl.Int32))
 
 
 def build_points(raw_points: pl.DataFrame, skipped: int = 0) -> ParseResult:
