@@ -50,9 +50,9 @@ def raw(column: str) -> str:
 
 
 def option_period_s(options: dict[str, object]) -> int | None:
-    """`--period` as passed by the CLI, when given."""
+    """`--period` as passed by the CLI (an int of seconds), when given."""
     value = options.get("period_s")
-    return int(value) if isinstance(value, int | str | float) and str(value).strip() else None
+    return int(value) if isinstance(value, int | float) and value > 0 else None
 
 
 def parse_timestamp(text: pl.Expr) -> pl.Expr:

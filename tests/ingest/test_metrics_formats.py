@@ -554,3 +554,21 @@ def test_golden_rows(name, options, to_jsonl, golden):
     assert parsed.quarantine.height == 0
     stem = name.split(".", 1)[0].replace("=", "-").replace(",", "_")
     golden(GOLDEN / f"metrics-{stem}.jsonl", to_jsonl(parsed.rows, relative_to=REPO_ROOT))
+
+
+def test_pipeline_ingests_every_metric_export(data_dir):
+    from apigw_analytics.ingest.pipeline import ingest_paths
+
+    files = sorted(DATA.iterdir())
+    summary = ingest_paths(
+        files, data_dir, options={"dimensions": {"ApiName": "petstore", "Stage": "prod"}}
+    )
+    reports = {Path(report.path).name: report for report in summary.sources}
+    assert {report.format for report in reports.values()} == set(METRIC_FORMATS)
+    assert all(report.error is None and report.quarantined == 0 for report in reports.values())
+    assert reports["metric-stream-http.jsonl"].reconciles  # one line = one event = one record
+    points = pl.concat(
+        [pl.read_parquet(path) for path in sorted((data_dir / "metric_points").rglob("*.parquet"))],
+        how="diagonal_relaxed",
+    )
+    assert points.height == 3 + 8 + 6
