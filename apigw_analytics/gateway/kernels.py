@@ -31,7 +31,7 @@ from apigw_analytics.gateway.policy import (
 _PROFILE_LAYER_CODES = np.array([1, 2, 4, 5, 6], dtype=np.int8)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def bucket_admits(tokens, last_ms, rate_per_ms, burst, bucket, now_ms):
     """Refill `bucket` up to `now_ms` (lazily, by elapsed time) and say whether a token is left."""
     elapsed_ms = now_ms - last_ms[bucket]
@@ -41,7 +41,7 @@ def bucket_admits(tokens, last_ms, rate_per_ms, burst, bucket, now_ms):
     return tokens[bucket] >= 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def quota_admits(used, window, first_window, limit, offset, quota, window_now):
     """Open a new calendar window when it changed and say whether a request is left in it."""
     if window[quota] != window_now:
@@ -53,7 +53,7 @@ def quota_admits(used, window, first_window, limit, offset, quota, window_now):
     return used[quota] < allowed
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def authorizer_called(expiry_ms, identity, ttl_ms, now_ms):
     """True when the authorizer must run (no live cached result for this identity)."""
     if ttl_ms > 0 and now_ms < expiry_ms[identity]:
@@ -63,7 +63,7 @@ def authorizer_called(expiry_ms, identity, ttl_ms, now_ms):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _unlink(cache, key):
     present, size, prev, nxt, owner = cache[0], cache[2], cache[4], cache[5], cache[6]
     head, tail, used = cache[7], cache[8], cache[9]
@@ -82,7 +82,7 @@ def _unlink(cache, key):
     used[c] -= size[key]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _link_front(cache, key):
     present, size, prev, nxt, owner = cache[0], cache[2], cache[4], cache[5], cache[6]
     head, tail, used = cache[7], cache[8], cache[9]
@@ -98,7 +98,7 @@ def _link_front(cache, key):
     used[c] += size[key]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def cache_lookup(cache, key, now_ms):
     """A live entry → True and it becomes most recently used; an expired one is dropped."""
     present, expiry_ms = cache[0], cache[1]
@@ -112,14 +112,14 @@ def cache_lookup(cache, key, now_ms):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def cache_invalidate(cache, key):
     """Drop one entry (a `Cache-Control: max-age=0` the caller may send)."""
     if cache[0][key]:
         _unlink(cache, key)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def cache_store(cache, capacity_bytes, key, size_bytes, status, expires_ms):
     """Store a response, evicting least recently used entries until its bytes fit."""
     present, expiry_ms, size, stored_status, owner = (
@@ -161,7 +161,7 @@ def new_cache(owner: np.ndarray, cache_count: int) -> tuple[np.ndarray, ...]:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _throttle(i, t, profile, quota_window, tables, state):
     """Evaluate every layer; take one token from each only when all admit. → layer that fired."""
     profile_buckets, profile_quota, rate_per_ms, burst, quota_limit, quota_offset = tables
