@@ -1,0 +1,124 @@
+"""Benchmark: every catalogue question on a generated warehouse, beside bare DuckDB.
+
+For each question it prints the time through `run_query` (views, deduplication, binding,
+conversion to polars) and the time of the same SQL, with the same bound values, on a bare
+DuckDB connection whose views are plain `read_parquet` over the same files; then the wall
+time of the `apigw-analyze query` command (a fresh process each time).
+
+    .venv/bin/python benchmarks/query.py                  # 10M requests, ~15 s to generate
+    .venv/bin/python benchmarks/query.py --requests 1000000 --repeat 5
+
+Targets: every question <= 1 s, CLI wall time <= 1.5 s, ratio to bare DuckDB <= 1.2.
+The warehouse is kept under --data (default /tmp) and reused when it already holds that size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from apigw_analytics.query.catalogue import catalogue
+from apigw_analytics.query.connection import REQUEST_DERIVED_COLUMNS, VIEW_NAMES
+from apigw_analytics.query.run import open_connection, run_query
+from apigw_analytics.query.synthetic import build_synthetic_warehouse
+from apigw_analytics.warehouse.layout import WarehouseLayout
+
+TARGET_QUERY_S = 1.0
+TARGET_CLI_S = 1.5
+TARGET_RATIO = 1.2
+
+
+def bare_connection(root: Path, ours: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The baseline: views that only read the Parquet (no typing, no deduplication).
+
+    A table without files becomes an empty table with our view's columns.
+    """
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    layout = WarehouseLayout(root)
+    for kind, view in VIEW_NAMES.items():
+        glob = layout.table_glob(kind.value)
+        if not any(layout.table_dir(kind.value).rglob("*.parquet")):
+            columns = ours.execute(f"DESCRIBE {view}").fetchall()
+            listing = ", ".join(f'"{name}" {sql_type}' for name, sql_type, *_ in columns)
+            connection.execute(f"CREATE TABLE {view} ({listing})")
+            continue
+        derived = REQUEST_DERIVED_COLUMNS if view == "requests" else ""
+        connection.execute(
+            f"CREATE VIEW {view} AS SELECT * EXCLUDE (date){derived} "
+            f"FROM read_parquet('{glob}', hive_partitioning = true)"
+        )
+    return connection
+
+
+def timed(function, repeat: int) -> float:
+    """Median seconds of `repeat` runs after one warm-up run."""
+    function()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=10_000_000)
+    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    root = args.data or Path(f"/tmp/apigw-bench-query-{args.requests}")
+    if not (root / "access_requests").is_dir():
+        started = time.perf_counter()
+        build_synthetic_warehouse(root, args.requests)
+        print(f"generated {args.requests:,} requests in {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    connection = open_connection(root)
+    print(f"first connection (views, dedupe check or cache): {time.perf_counter() - started:.2f} s")
+    bare = bare_connection(root, connection)
+
+    print(f"\n{'question':26} {'ours_s':>8} {'bare_s':>8} {'ratio':>6}")
+    failures = []
+    for name, spec in catalogue().items():
+        bound = spec.bind({})
+        ours = timed(lambda name=name: run_query(name, connection=connection), args.repeat)
+        baseline = timed(
+            lambda spec=spec, bound=bound: bare.sql(spec.sql, params=bound).pl(), args.repeat
+        )
+        ratio = ours / baseline
+        flag = "" if ours <= TARGET_QUERY_S and ratio <= TARGET_RATIO else "  <-- over target"
+        failures += [name] if flag else []
+        print(f"{name:26} {ours:8.3f} {baseline:8.3f} {ratio:6.2f}{flag}")
+
+    command = [
+        str(Path(sys.executable).with_name("apigw-analyze")),
+        "query",
+        "overview",
+        "--data",
+        str(root),
+        "--format",
+        "csv",
+        "--out",
+        "/dev/null",
+    ]
+    wall = timed(lambda: subprocess.run(command, check=True), args.repeat)
+    print(
+        f"\napigw-analyze query overview (wall, fresh process): {wall:.3f} s "
+        f"(target {TARGET_CLI_S} s)"
+    )
+    print(
+        "all within targets"
+        if not failures and wall <= TARGET_CLI_S
+        else f"over target: {failures + (['cli'] if wall > TARGET_CLI_S else [])}"
+    )
+
+
+if __name__ == "__main__":
+    main()
