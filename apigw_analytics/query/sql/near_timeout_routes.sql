@@ -8,29 +8,41 @@
 -- param api_key string: API key id; every key when omitted
 -- param timeout_ms integer = 29000: the integration timeout (REST default 29 s, HTTP API 30 s)
 -- param warn_share float = 0.8: warn when p99 integration latency >= warn_share * timeout_ms
-SELECT
-    api_id,
-    stage,
-    route,
-    count(*) FILTER (WHERE integration_latency_ms IS NOT NULL) AS integration_calls,
-    quantile_cont(integration_latency_ms, 0.5) AS integration_latency_p50_ms,
-    quantile_cont(integration_latency_ms, 0.99) AS integration_latency_p99_ms,
-    max(integration_latency_ms) AS integration_latency_max_ms,
-    $timeout_ms AS timeout_ms,
-    quantile_cont(integration_latency_ms, 0.99) / $timeout_ms AS p99_share_of_timeout,
-    quantile_cont(integration_latency_ms, 0.99) >= $warn_share * $timeout_ms AS near_timeout,
-    count(*) FILTER (WHERE integration_latency_ms >= $warn_share * $timeout_ms)
-        AS calls_over_warn_share,
-    count(*) FILTER (
-        WHERE status = 504 OR error_response_type = 'INTEGRATION_TIMEOUT'
-    ) AS timeouts_504
-FROM requests
-WHERE
+WITH grouped AS (
+    SELECT
+        api_id,
+        stage,
+        route,
+        count(integration_latency_ms) AS integration_calls,
+        quantile_cont(integration_latency_ms, [0.5, 0.99]) AS integration_q,
+        max(integration_latency_ms) AS integration_latency_max_ms,
+        count(*) FILTER (WHERE integration_latency_ms >= $warn_share * $timeout_ms)
+            AS calls_over_warn_share,
+        count(*) FILTER (
+            WHERE status = 504 OR error_response_type = 'INTEGRATION_TIMEOUT'
+        ) AS timeouts_504
+    FROM requests
+    WHERE
         requested_at >= $start AND requested_at < $end
         AND ($api IS NULL OR api_id = $api)
         AND ($stage IS NULL OR stage = $stage)
         AND ($route IS NULL OR route = $route OR resource_path = $route)
         AND ($api_key IS NULL OR api_key_id = $api_key)
-GROUP BY api_id, stage, route
-HAVING count(*) FILTER (WHERE integration_latency_ms IS NOT NULL) > 0
+    GROUP BY api_id, stage, route
+)
+SELECT
+    api_id,
+    stage,
+    route,
+    integration_calls,
+    integration_q[1] AS integration_latency_p50_ms,
+    integration_q[2] AS integration_latency_p99_ms,
+    integration_latency_max_ms,
+    $timeout_ms AS timeout_ms,
+    integration_q[2] / $timeout_ms AS p99_share_of_timeout,
+    integration_q[2] >= $warn_share * $timeout_ms AS near_timeout,
+    calls_over_warn_share,
+    timeouts_504
+FROM grouped
+WHERE integration_calls > 0
 ORDER BY p99_share_of_timeout DESC, api_id, stage, route
