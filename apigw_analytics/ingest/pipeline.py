@@ -191,6 +191,7 @@ class _SourceIngest:
     def absorb(self, result: ParseResult) -> None:
         report = self.report
         report.records_parsed += result.records_parsed
+        report.records_read += result.extra_records
         report.skipped += result.skipped
         for kind, frame in result.tables.items():
             self.writer.stage(kind, frame)

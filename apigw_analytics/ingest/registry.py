@@ -48,13 +48,16 @@ class ParseResult:
     `quarantine` has columns source_line, reason, record. Every event fed must end up in
     exactly one of: a row of the format's primary kind, the quarantine, or `skipped` (blank
     lines, control messages, continuation lines folded into another record) — that is what
-    lets the ingest summary reconcile its counts.
+    lets the ingest summary reconcile its counts. A format whose events hold many records (a
+    metric export document holds its datapoints) says how many more records than events it
+    found in `extra_records` (negative when an event held none).
     """
 
     tables: dict[RecordKind, pl.DataFrame] = field(default_factory=dict)
     quarantine: pl.DataFrame | None = None
     skipped: int = 0
     records_parsed: int = 0
+    extra_records: int = 0
 
 
 class SourceParser(Protocol):

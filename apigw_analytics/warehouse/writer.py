@@ -44,11 +44,21 @@ QUARANTINE_SCHEMA = pl.Schema(
 )
 
 
-def _hash_key(*columns: str) -> pl.Expr:
+def _hash_key(*columns: str | pl.Expr) -> pl.Expr:
     """Hash of several columns; a null part is kept distinct (concat_str alone would make the
     whole key null, and every null key hashes alike)."""
-    parts = [pl.col(c).cast(pl.String).fill_null("\x00") for c in columns]
+    parts = [
+        (pl.col(c) if isinstance(c, str) else c).cast(pl.String).fill_null("\x00") for c in columns
+    ]
     return pl.concat_str(parts, separator="\x1f").hash()
+
+
+# A metric point's statistics are part of its identity: a Sum export and an Average export of
+# the same minute are two records, not one record twice.
+_METRIC_STATISTICS = ("sample_count", "sum", "average", "minimum", "maximum", "p50", "p90", "p99")
+_STATISTICS_PRESENT = pl.concat_str(
+    [pl.col(name).is_not_null().cast(pl.Int8).cast(pl.String) for name in _METRIC_STATISTICS]
+)
 
 
 def _hash_if_present(key: pl.Expr) -> pl.Expr:
@@ -82,6 +92,7 @@ def dedupe_key(kind: RecordKind) -> pl.Expr:
             "extra_dimensions",
             "timestamp",
             "period_s",
+            _STATISTICS_PRESENT,
         )
     return _hash_key("replay_name", "request_key")
 

@@ -62,3 +62,19 @@ def test_metric_points_with_null_dimensions_are_distinct() -> None:
 def test_access_requests_without_ids_are_never_duplicates() -> None:
     keys = _keys(RecordKind.ACCESS_REQUESTS, [{"status": 200}, {"status": 200}])
     assert keys.null_count() == 2
+
+
+def test_metric_points_with_other_statistics_are_other_records() -> None:
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    point = {
+        "namespace": "AWS/ApiGateway",
+        "metric_name": "Latency",
+        "api_name": "shop",
+        "timestamp": moment,
+        "period_s": 60,
+    }
+    keys = _keys(
+        RecordKind.METRIC_POINTS,
+        [{**point, "sum": 10.0}, {**point, "average": 5.0}, {**point, "sum": 10.0}],
+    )
+    assert keys.n_unique() == 2

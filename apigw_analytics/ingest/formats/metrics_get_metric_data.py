@@ -177,9 +177,15 @@ class _Parser:
                 continue
             frames.extend(self._result_frame(result, line) for result in results)
         if not frames:
-            return build_points(pl.DataFrame())
+            result = build_points(pl.DataFrame())
+            result.extra_records = -events.height
+            return result
         raw_points = pl.concat(frames, how="diagonal_relaxed")
-        return build_points(raw_points.with_columns(pl.lit(self.source_file).alias("source_file")))
+        result = build_points(
+            raw_points.with_columns(pl.lit(self.source_file).alias("source_file"))
+        )
+        result.extra_records = raw_points.height - events.height
+        return result
 
     def finish(self) -> ParseResult:
         return ParseResult()
