@@ -10,6 +10,8 @@ rounding, merging statistics of one datapoint into one row, sorting and schema c
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
 import polars as pl
 
@@ -215,3 +217,32 @@ def problem_frame(line: int, reason: str, record: object) -> pl.DataFrame:
             "raw_timestamp": pl.String,
         },
     )
+
+
+def parse_documents(
+    events: pl.DataFrame,
+    source_file: str,
+    document_frames: Callable[[dict, int], list[pl.DataFrame] | None],
+    kind_name: str,
+) -> ParseResult:
+    """Datapoints of every JSON document event: `document_frames(document, line)` returns its
+    raw-point frames, or None when the document is not of this export's shape (quarantined).
+    Each document counts as the datapoints it holds (`extra_records`)."""
+    frames: list[pl.DataFrame] = []
+    for message, line in events.select("message", "source_line").iter_rows():
+        try:
+            document = orjson.loads(message)
+        except orjson.JSONDecodeError as error:
+            frames.append(problem_frame(line, f"invalid JSON: {error}", message))
+            continue
+        found = document_frames(document, line) if isinstance(document, dict) else None
+        if found is None:
+            frames.append(problem_frame(line, f"not a {kind_name} document", message))
+            continue
+        frames.extend(found)
+    raw_points = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+    if raw_points.height:
+        raw_points = raw_points.with_columns(pl.lit(source_file).alias("source_file"))
+    result = build_points(raw_points)
+    result.extra_records = raw_points.height - events.height
+    return result

@@ -37,9 +37,9 @@ from apigw_analytics.ingest.metric_names import (
     metric_from_label,
 )
 from apigw_analytics.ingest.metric_points import (
-    build_points,
     json_text,
     option_period_s,
+    parse_documents,
     problem_frame,
     raw,
     sniff_document,
@@ -163,29 +163,14 @@ class _Parser:
             *(pl.lit(value, pl.String).alias(name) for name, value in identity.items()),
         )
 
+    def _document_frames(self, document: dict, line: int) -> list[pl.DataFrame] | None:
+        results = document.get("MetricDataResults")
+        if not isinstance(results, list):
+            return None
+        return [self._result_frame(result, line) for result in results]
+
     def feed(self, events: pl.DataFrame) -> ParseResult:
-        frames: list[pl.DataFrame] = []
-        for message, line in events.select("message", "source_line").iter_rows():
-            try:
-                document = orjson.loads(message)
-            except orjson.JSONDecodeError as error:
-                frames.append(problem_frame(line, f"invalid JSON: {error}", message))
-                continue
-            results = document.get("MetricDataResults") if isinstance(document, dict) else None
-            if not isinstance(results, list):
-                frames.append(problem_frame(line, "not a get-metric-data document", message))
-                continue
-            frames.extend(self._result_frame(result, line) for result in results)
-        if not frames:
-            result = build_points(pl.DataFrame())
-            result.extra_records = -events.height
-            return result
-        raw_points = pl.concat(frames, how="diagonal_relaxed")
-        result = build_points(
-            raw_points.with_columns(pl.lit(self.source_file).alias("source_file"))
-        )
-        result.extra_records = raw_points.height - events.height
-        return result
+        return parse_documents(events, self.source_file, self._document_frames, "get-metric-data")
 
     def finish(self) -> ParseResult:
         return ParseResult()

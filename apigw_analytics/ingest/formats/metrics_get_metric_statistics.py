@@ -28,10 +28,9 @@ from apigw_analytics.ingest.metric_names import (
     metric_from_label,
 )
 from apigw_analytics.ingest.metric_points import (
-    build_points,
     json_text,
     option_period_s,
-    problem_frame,
+    parse_documents,
     raw,
     sniff_document,
     statistic_column,
@@ -108,29 +107,16 @@ class _Parser:
             )
         return frame
 
+    def _document_frames(self, document: dict, line: int) -> list[pl.DataFrame] | None:
+        datapoints = document.get("Datapoints")
+        if not isinstance(datapoints, list):
+            return None
+        return [self._document_frame(document, line)] if datapoints else []
+
     def feed(self, events: pl.DataFrame) -> ParseResult:
-        frames: list[pl.DataFrame] = []
-        for message, line in events.select("message", "source_line").iter_rows():
-            try:
-                document = orjson.loads(message)
-            except orjson.JSONDecodeError as error:
-                frames.append(problem_frame(line, f"invalid JSON: {error}", message))
-                continue
-            if not isinstance(document, dict) or not isinstance(document.get("Datapoints"), list):
-                frames.append(problem_frame(line, "not a get-metric-statistics document", message))
-                continue
-            if document["Datapoints"]:
-                frames.append(self._document_frame(document, line))
-        if not frames:
-            result = build_points(pl.DataFrame())
-            result.extra_records = -events.height
-            return result
-        raw_points = pl.concat(frames, how="diagonal_relaxed")
-        result = build_points(
-            raw_points.with_columns(pl.lit(self.source_file).alias("source_file"))
+        return parse_documents(
+            events, self.source_file, self._document_frames, "get-metric-statistics"
         )
-        result.extra_records = raw_points.height - events.height
-        return result
 
     def finish(self) -> ParseResult:
         return ParseResult()
