@@ -116,7 +116,10 @@ class _Peekable:
         yield from self._chunks
 
     def read_all(self) -> bytes:
-        return b"".join(self)
+        """Everything, kept as the head: the stream can still be iterated afterwards (a check
+        that reads it whole must not consume it for the container chosen next)."""
+        self._head = b"".join(self)
+        return self._head
 
 
 def _decoded_stream(path: Path, source: Source) -> tuple[_Peekable, list[str]]:

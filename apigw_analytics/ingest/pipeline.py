@@ -251,7 +251,6 @@ def _ingest_source(
             if source.skipped_records:  # only control messages: read whole, nothing to parse
                 return _commit(writer, source, report, sha256)
             raise InputError("empty file: no records", path=str(path))
-        report.container = source.container
         fmt = forced or detect_format(sample, str(path))
         report.format = fmt.name
         parser = fmt.open_parser(
