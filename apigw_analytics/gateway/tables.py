@@ -57,7 +57,7 @@ def route_method_key(
     api_type: str | None, method: str, resource: str | None, route: str | None
 ) -> str:
     """The settings key of a recorded request: `/res/METHOD` (REST) or the route key (HTTP)."""
-    if api_type == "http":
+    if api_type in ("http", "websocket"):
         return route or f"{method} {resource or '/'}"
     return normalise_method_key(f"{resource or '/'}/{method}")
 

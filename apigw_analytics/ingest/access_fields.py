@@ -137,8 +137,12 @@ def column_for_variable(variable: str) -> str | None:
 
 
 def column_for_key(key: str) -> str | None:
-    """The column a user-chosen key most likely holds, or None (the key goes to `extra`)."""
-    return _BY_NORMALISED.get(_normalise(key))
+    """The column a user-chosen key most likely holds, or None (the key goes to `extra`).
+
+    A key spelled exactly like a variable (`integration.status`) means that variable; only
+    then is it matched by meaning, where `integration.status` and `integrationStatus` (two
+    different statuses) would look alike."""
+    return CONTEXT_COLUMNS.get(key.removeprefix("$context.")) or _BY_NORMALISED.get(_normalise(key))
 
 
 _HTTP_LOG_STREAM = r"^[a-z0-9]{10}_.+-\d{4}-\d\d-\d\d-\d\d-\d\d$"

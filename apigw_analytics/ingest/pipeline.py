@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -154,16 +155,26 @@ class IngestSummary:
         }
 
 
+_NOT_LOGS = re.compile(r"^(?:[._].*|README(?:\.\w+)?|aws-logs-write-test)$", re.IGNORECASE)
+
+
+def is_log_candidate(path: Path) -> bool:
+    """Whether a file found in a folder walk may hold logs. Skipped, as Hadoop-style readers
+    skip them: hidden and `_`-prefixed files (`_ground-truth.csv.gz`, `_SUCCESS`), READMEs, and
+    the `aws-logs-write-test` object a CloudWatch Logs S3 export writes at its prefix. A file
+    named explicitly on the command line is always read."""
+    return not _NOT_LOGS.match(path.name)
+
+
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files from files, folders (recursive, sorted) and globs; a path matching nothing is kept
-    so that it is reported as unreadable rather than silently ignored."""
+    """Files from files, folders (recursive, sorted, see `is_log_candidate`) and globs; a path
+    matching nothing is kept so that it is reported as unreadable rather than silently
+    ignored."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir() and os.access(path, os.R_OK | os.X_OK):
-            found.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            )
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_log_candidate(p)))
         elif not path.exists() and glob.has_magic(str(raw)):
             matches = glob.glob(str(raw), recursive=True)
             found.extend(sorted(Path(p) for p in matches if Path(p).is_file()) or [path])

@@ -5,7 +5,9 @@ resolved, in order of trust, through:
 
 1. the `--metric-data-queries` JSON the user sent (`options["metric_data_queries"]`: the list
    of MetricDataQuery objects, or a dict holding it under `MetricDataQueries`), which gives the
-   namespace, metric, dimensions, period and statistic exactly;
+   namespace, metric, dimensions, period and statistic exactly; without the option, a sidecar
+   file kept beside the output, `_<name>.queries.json` (for `shop.json`: `_shop.queries.json`;
+   the `_` keeps a folder walk from reading it as a log);
 2. otherwise the Label, then the Id, matched against the known metric names ("MyApi prod Count",
    "m_4xx"), with the dimensions from `options["dimensions"]`; a statistic word in the label
    (sum, avg, p99, ...) picks the column, else counts are read as Sum and latencies as Average
@@ -23,10 +25,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
 import polars as pl
 
+from apigw_analytics.errors import InputError
 from apigw_analytics.ingest.metric_names import (
     API_GATEWAY_NAMESPACE,
     API_GATEWAY_UNITS,
@@ -91,6 +95,19 @@ def queries_by_id(queries: object) -> dict[str, MetricQuery]:
     return resolved
 
 
+def sidecar_queries(output: Path) -> object:
+    """The queries kept beside a get-metric-data output as `_<name>.queries.json`, if any;
+    a sidecar that is not JSON is an InputError naming it (it was put there to be read)."""
+    name = output.name.removesuffix(".gz").removesuffix(".json")
+    sidecar = output.with_name(f"_{name}.queries.json")
+    if not sidecar.is_file():
+        return None
+    try:
+        return orjson.loads(sidecar.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as error:
+        raise InputError(f"{sidecar}: cannot read the metric data queries: {error}") from None
+
+
 def statistic_from_label(label: str, metric_name: str) -> str:
     """The statistic a label names ("p99 latency", "m_4xx_sum"), else the usual one."""
     for match in _LABEL_STATISTIC.finditer(label):
@@ -121,7 +138,9 @@ class _Parser:
     def __init__(self, context: ParseContext) -> None:
         options = context.options
         self.source_file = context.source_file
-        self.queries = queries_by_id(options.get("metric_data_queries"))
+        self.queries = queries_by_id(
+            options.get("metric_data_queries") or sidecar_queries(Path(context.source_file))
+        )
         dimensions = options.get("dimensions")
         self.dimensions = dict(dimensions) if isinstance(dimensions, dict) else {}
         self.period_s = option_period_s(options)
