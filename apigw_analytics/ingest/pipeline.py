@@ -289,19 +289,18 @@ def _commit(
     writer: WarehouseWriter, source: Source, report: SourceReport, sha256: str
 ) -> SourceReport:
     _finish_source(source, report)
-    report.rows_by_kind = dict(writer.staged.rows_by_kind)
-    report.duplicates_dropped = writer.staged.duplicates_dropped
-    writer.commit_source(
-        ManifestEntry(
-            sha256=sha256,
-            path=report.path,
-            size_bytes=report.size_bytes,
-            container=report.container or "",
-            formats=[report.format or ""],
-            records_read=report.records_read,
-            skipped=report.skipped,
-        )
+    entry = ManifestEntry(
+        sha256=sha256,
+        path=report.path,
+        size_bytes=report.size_bytes,
+        container=report.container or "",
+        formats=[report.format or ""],
+        records_read=report.records_read,
+        skipped=report.skipped,
     )
+    writer.commit_source(entry)
+    report.rows_by_kind = dict(entry.rows_by_kind)
+    report.duplicates_dropped = entry.duplicates_dropped
     return report
 
 

@@ -7,9 +7,16 @@ the next writer deletes; a run killed between the renames (a window of microseco
 complete files of a source the manifest does not list, so the re-run ingests that source again
 and the deduplication below drops every row already visible. Either way nothing is counted twice.
 
+Rows are appended as they come to one open Parquet file per table and partition of the source,
+so memory stays flat however large the source, and a source makes one file per partition.
+
 Deduplication: each kind has a key (access requests: extended_request_id, else request_id). A
-staged row is dropped when its key is already in the warehouse or already staged in this run.
-Quarantined records are keyed by (source_file, source_line, record) the same way.
+staged row is dropped when its key is already in the warehouse (same partition), already
+committed in this run, or seen earlier in the same source; a canary copy of a request marks the
+kept row as canary. Only the keys are kept while staging; the check runs once per source when it
+is committed (one hash pass, where checking every chunk against all keys seen so far grows with
+the square of the source), and the staged files are rewritten only in the rare case that they
+hold a duplicate. Quarantined records are keyed by (source_file, source_line, record).
 """
 
 from __future__ import annotations
@@ -23,7 +30,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Self
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from apigw_analytics.errors import WarehouseError
 from apigw_analytics.schema import PARTITION_TIME_COLUMN, RecordKind, conform, validate
@@ -31,6 +42,8 @@ from apigw_analytics.warehouse.layout import QUARANTINE_TABLE, WarehouseLayout
 from apigw_analytics.warehouse.manifest import ManifestEntry, read_manifest, write_manifest
 
 DEDUPE_KEY_COLUMN = "_dedupe_key"
+UNKNOWN_DATE = "unknown"
+_MS_PER_DAY = 86_400_000
 
 QUARANTINE_SCHEMA = pl.Schema(
     {
@@ -101,6 +114,46 @@ def dedupe_key(kind: RecordKind) -> pl.Expr:
 # interrupted commit must not quarantine it twice.
 _QUARANTINE_KEY = _hash_key("source_file", "source_line", "record")
 
+# The columns each kind's key is computed from (what the dedupe check reads of a staged row).
+_KEY_COLUMNS: dict[RecordKind, tuple[str, ...]] = {
+    RecordKind.ACCESS_REQUESTS: ("extended_request_id", "request_id"),
+    RecordKind.EXECUTION_REQUESTS: ("request_id",),
+    RecordKind.EXECUTION_EVENTS: (
+        "event_id",
+        "request_id",
+        "event_at",
+        "message",
+        "sequence",
+        "source_file",
+        "source_line",
+    ),
+    RecordKind.METRIC_POINTS: (
+        "namespace",
+        "metric_name",
+        "api_name",
+        "api_id",
+        "stage",
+        "method",
+        "resource",
+        "route",
+        "extra_dimensions",
+        "timestamp",
+        "period_s",
+        *_METRIC_STATISTICS,
+    ),
+    RecordKind.REPLAY_OUTCOMES: ("replay_name", "request_key"),
+}
+
+
+def arrow_schema(kind: RecordKind) -> pa.Schema:
+    """The Arrow schema every staged file of a kind is written with (the polars schema's)."""
+    from apigw_analytics.schema import empty_frame
+
+    return empty_frame(kind).to_arrow().schema
+
+
+_QUARANTINE_ARROW = pl.DataFrame(schema=QUARANTINE_SCHEMA).to_arrow().schema
+
 
 def _append(keys: pl.Series | None, more: pl.Series) -> pl.Series:
     return more if keys is None else pl.concat([keys, more])
@@ -109,18 +162,72 @@ def _append(keys: pl.Series | None, more: pl.Series) -> pl.Series:
 def _with_partition_date(frame: pl.DataFrame, kind: RecordKind) -> pl.DataFrame:
     time_column = PARTITION_TIME_COLUMN[kind]
     return frame.with_columns(
-        pl.col(time_column).dt.date().cast(pl.String).fill_null("unknown").alias("_date")
+        pl.col(time_column).dt.date().cast(pl.String).fill_null(UNKNOWN_DATE).alias("_date")
     )
+
+
+def _arrow_dates(table: pa.Table, kind: RecordKind) -> list[tuple[str, pa.Table]]:
+    """The rows of an Arrow table per partition date, in order of first appearance."""
+    dates = pc.cast(table.column(PARTITION_TIME_COLUMN[kind]), pa.date32())
+    distinct = pc.unique(dates)
+    if len(distinct) == 1:
+        only = distinct[0]
+        return [(str(only) if only.is_valid else UNKNOWN_DATE, table)]
+    parts = []
+    for day in distinct:
+        mask = pc.equal(dates, day) if day.is_valid else pc.is_null(dates)
+        parts.append((str(day) if day.is_valid else UNKNOWN_DATE, table.filter(mask)))
+    return parts
+
+
+@dataclass
+class _StagedFile:
+    """One staged Parquet file, written while the source is read and closed before commit."""
+
+    table: str
+    staged: Path
+    final: Path
+    schema: pa.Schema
+    writer: pq.ParquetWriter | None = None
+    rows: int = 0
+
+    def append(self, table: pa.Table) -> None:
+        if self.writer is None:
+            self.staged.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(
+                self.staged, self.schema, compression="zstd", compression_level=1
+            )
+        self.writer.write_table(table, row_group_size=1 << 20)
+        self.rows += table.num_rows
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+@dataclass
+class _KeyPiece:
+    """Keys of rows appended to one staged file in one call (the dedupe check's input)."""
+
+    file: _StagedFile
+    date: str
+    keys: pl.Series
+    canary: pl.Series | None
 
 
 @dataclass
 class StagedSource:
-    """What one source has staged so far: files (staged path → final path) and counts."""
+    """What one source has staged so far: files and counts (final once it is settled)."""
 
-    files: list[tuple[Path, Path]] = field(default_factory=list)
+    files: list[_StagedFile] = field(default_factory=list)
     rows_by_kind: dict[str, int] = field(default_factory=dict)
     duplicates_dropped: int = 0
     quarantined: int = 0
+    pieces: dict[RecordKind, list[_KeyPiece]] = field(default_factory=dict)
+    open_files: dict[tuple[str, str | None], _StagedFile] = field(default_factory=dict)
+    source_keys: dict[RecordKind, pl.Series] = field(default_factory=dict)
+    settled: bool = False
 
 
 class WarehouseWriter:
@@ -139,7 +246,6 @@ class WarehouseWriter:
         self._lock_handle: IO[bytes] | None = None
         self._file_sequence = 0
         self._run_keys: dict[RecordKind, pl.Series] = {}
-        self._source_keys: dict[RecordKind, pl.Series] = {}
         self._committed_keys: dict[tuple[RecordKind, str], pl.Series] = {}
         self._committed_quarantine_keys: pl.Series | None = None
         self._staged = StagedSource()
@@ -162,6 +268,8 @@ class WarehouseWriter:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        for staged in self._staged.files:
+            staged.close()
         shutil.rmtree(self.layout.staging_root, ignore_errors=True)
         if self._lock_handle is not None:
             fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
@@ -169,6 +277,10 @@ class WarehouseWriter:
 
     def is_ingested(self, sha256: str) -> bool:
         return sha256 in self.manifest
+
+    def knows_size(self, size_bytes: int) -> bool:
+        """Whether a source of this size was ingested (only then can a file be a repeat)."""
+        return any(entry.size_bytes == size_bytes for entry in self.manifest.values())
 
     def _committed_partition_keys(self, kind: RecordKind, date: str) -> pl.Series:
         cache_key = (kind, date)
@@ -182,45 +294,51 @@ class WarehouseWriter:
                 self._committed_keys[cache_key] = pl.Series("k", [], dtype=pl.UInt64)
         return self._committed_keys[cache_key]
 
-    def _drop_duplicates(self, frame: pl.DataFrame, kind: RecordKind) -> pl.DataFrame:
-        keyed = frame.with_columns(dedupe_key(kind).alias(DEDUPE_KEY_COLUMN))
-        if "is_canary" in keyed.columns and keyed["is_canary"].any():
-            keyed = keyed.with_columns(
-                pl.col("is_canary").any().over(DEDUPE_KEY_COLUMN).alias("is_canary")
+    def _staged_file(self, table: str, partition: str | None, schema: pa.Schema) -> _StagedFile:
+        slot = (table, partition)
+        if slot not in self._staged.open_files:
+            self._file_sequence += 1
+            name = f"part-{self.run_id}-{self._file_sequence:05d}.parquet"
+            relative = Path(table, partition, name) if partition else Path(table, name)
+            staged = _StagedFile(
+                table,
+                self.layout.staging_dir(self.run_id) / relative,
+                self.layout.root / relative,
+                schema,
             )
-        no_key = keyed.filter(pl.col(DEDUPE_KEY_COLUMN).is_null())
-        keyed = keyed.filter(pl.col(DEDUPE_KEY_COLUMN).is_not_null()).unique(
-            DEDUPE_KEY_COLUMN, keep="first", maintain_order=True
-        )
-        for seen in (self._run_keys.get(kind), self._source_keys.get(kind)):
-            if seen is not None and len(seen):
-                keyed = keyed.filter(~pl.col(DEDUPE_KEY_COLUMN).is_in(seen.implode()))
-        kept_parts = []
-        for (date,), part in keyed.group_by("_date", maintain_order=True):
-            committed = self._committed_partition_keys(kind, str(date))
-            new_rows = ~pl.col(DEDUPE_KEY_COLUMN).is_in(committed.implode())
-            kept_parts.append(part.filter(new_rows) if len(committed) else part)
-        kept = pl.concat([*kept_parts, no_key]) if kept_parts else no_key
-        self._source_keys[kind] = _append(
-            self._source_keys.get(kind), kept[DEDUPE_KEY_COLUMN].drop_nulls()
-        )
-        return kept.drop(DEDUPE_KEY_COLUMN)
+            self._staged.files.append(staged)
+            self._staged.open_files[slot] = staged
+        return self._staged.open_files[slot]
 
-    def stage(self, kind: RecordKind, frame: pl.DataFrame) -> int:
-        """Validate, deduplicate and stage rows of a kind; returns the rows kept."""
+    def _append_rows(self, kind: RecordKind, date: str, table: pa.Table) -> None:
+        keys = pl.from_arrow(table.select(list(_KEY_COLUMNS[kind])))
+        assert isinstance(keys, pl.DataFrame)
+        canary = pl.Series(table.column("is_canary")) if "is_canary" in table.column_names else None
+        staged = self._staged_file(kind.value, f"date={date}", arrow_schema(kind))
+        staged.append(table)
+        self._staged.pieces.setdefault(kind, []).append(
+            _KeyPiece(staged, date, keys.select(dedupe_key(kind)).to_series(), canary)
+        )
+
+    def stage(self, kind: RecordKind, frame: pl.DataFrame) -> None:
+        """Validate and stage rows of a kind (duplicates are dropped when the source settles)."""
         if frame.height == 0:
-            return 0
+            return
         frame = conform(frame, kind)
         validate(frame, kind)
         dated = _with_partition_date(frame, kind)
-        kept = self._drop_duplicates(dated, kind)
-        self._staged.duplicates_dropped += frame.height - kept.height
-        self._staged.rows_by_kind[kind.value] = (
-            self._staged.rows_by_kind.get(kind.value, 0) + kept.height
-        )
-        for (date,), part in kept.group_by("_date", maintain_order=True):
-            self._stage_file(kind.value, f"date={date}", part.drop("_date"))
-        return kept.height
+        schema = arrow_schema(kind)
+        for (date,), part in dated.group_by("_date", maintain_order=True):
+            table = part.drop("_date").to_arrow().cast(schema)
+            self._append_rows(kind, str(date), table)
+
+    def stage_arrow(self, kind: RecordKind, table: pa.Table) -> None:
+        """Stage rows already typed as the kind's Arrow schema (the bulk readers' output)."""
+        if table.num_rows == 0:
+            return
+        table = table.cast(arrow_schema(kind))
+        for date, part in _arrow_dates(table, kind):
+            self._append_rows(kind, date, part)
 
     def quarantine(self, rows: pl.DataFrame) -> None:
         """Stage records that could not be parsed, each with file, line, format and reason."""
@@ -235,7 +353,9 @@ class WarehouseWriter:
             if rows.height == 0:
                 return
         self._staged.quarantined += rows.height
-        self._stage_file(QUARANTINE_TABLE, None, rows)
+        self._staged_file(QUARANTINE_TABLE, None, _QUARANTINE_ARROW).append(
+            rows.to_arrow().cast(_QUARANTINE_ARROW)
+        )
 
     def _quarantine_keys(self) -> pl.Series:
         """Keys of the quarantine rows committed before this writer opened (read once)."""
@@ -249,14 +369,82 @@ class WarehouseWriter:
             self._committed_quarantine_keys = keys
         return self._committed_quarantine_keys
 
-    def _stage_file(self, table: str, partition: str | None, frame: pl.DataFrame) -> None:
-        self._file_sequence += 1
-        name = f"part-{self.run_id}-{self._file_sequence:05d}.parquet"
-        relative = Path(table, partition, name) if partition else Path(table, name)
-        staged = self.layout.staging_dir(self.run_id) / relative
-        staged.parent.mkdir(parents=True, exist_ok=True)
-        frame.write_parquet(staged, compression="zstd", compression_level=1, statistics=True)
-        self._staged.files.append((staged, self.layout.root / relative))
+    def _settle_kind(self, kind: RecordKind, pieces: list[_KeyPiece]) -> None:
+        """Drop the kind's duplicates from the staged files (rewritten only if there are any)."""
+        sizes = [len(piece.keys) for piece in pieces]
+        columns: dict[str, pl.Series] = {
+            "k": pl.concat([piece.keys for piece in pieces]),
+            "piece": pl.Series(np.repeat(np.arange(len(pieces), dtype=np.int32), sizes)),
+            "date": pl.Series(np.repeat(np.array([piece.date for piece in pieces]), sizes)),
+        }
+        canaries = [piece.canary for piece in pieces if piece.canary is not None]
+        if canaries:
+            columns["canary"] = pl.concat(canaries).fill_null(False)
+        frame = pl.DataFrame(columns)
+        repeat = pl.col("k").is_not_null() & ~pl.col("k").is_first_distinct()
+        seen = self._run_keys.get(kind)
+        if seen is not None and len(seen):
+            repeat = repeat | pl.col("k").is_in(seen.implode())
+        committed_parts = [
+            pl.DataFrame({"k": keys, "date": date})
+            for date in frame["date"].unique().to_list()
+            if len(keys := self._committed_partition_keys(kind, date))
+        ]
+        if committed_parts:
+            stored = pl.concat(committed_parts).unique().with_columns(pl.lit(True).alias("stored"))
+            frame = frame.join(stored, on=["k", "date"], how="left", maintain_order="left")
+            repeat = repeat | pl.col("stored").fill_null(False)
+        frame = frame.with_columns(repeat.alias("drop"))
+        fix = pl.lit(False)
+        if canaries:  # a canary copy of a request makes the kept row a canary row
+            fix = pl.col("k").is_not_null() & ~pl.col("drop") & ~pl.col("canary")
+            fix = fix & pl.col("canary").any().over("k")
+        frame = frame.with_columns(fix.alias("fix"))
+        dropped = int(frame["drop"].sum())
+        self._staged.source_keys[kind] = frame.filter(~pl.col("drop"))["k"].drop_nulls()
+        self._staged.duplicates_dropped += dropped
+        self._staged.rows_by_kind[kind.value] = (
+            self._staged.rows_by_kind.get(kind.value, 0) + frame.height - dropped
+        )
+        if dropped or frame["fix"].any():
+            self._rewrite(pieces, frame)
+
+    @staticmethod
+    def _rewrite(pieces: list[_KeyPiece], frame: pl.DataFrame) -> None:
+        """Rewrite the staged files that hold a row to drop or a canary flag to set. A file's
+        rows are its pieces' rows in order, which is the order of `frame`."""
+        by_file: dict[Path, list[int]] = {}
+        for index, piece in enumerate(pieces):
+            by_file.setdefault(piece.file.staged, []).append(index)
+        for indices in by_file.values():
+            staged = pieces[indices[0]].file
+            rows = frame.filter(pl.col("piece").is_in(indices))
+            if not (rows["drop"].any() or rows["fix"].any()):
+                continue
+            table = pq.read_table(staged.staged, schema=staged.schema)
+            if rows["fix"].any():
+                stored = pl.Series(table.column("is_canary"))
+                canary = pl.select(pl.when(rows["fix"]).then(True).otherwise(stored)).to_series()
+                position = table.schema.get_field_index("is_canary")
+                table = table.set_column(position, "is_canary", canary.to_arrow())
+            table = table.filter(pa.array(~rows["drop"]))
+            staged.staged.unlink()
+            staged.rows = 0
+            if table.num_rows:
+                staged.append(table)
+                staged.close()
+
+    def settle_source(self) -> StagedSource:
+        """Close the source's files and drop its duplicates; its counts are final after this."""
+        staged = self._staged
+        if not staged.settled:
+            for file in staged.files:
+                file.close()
+            for kind, pieces in list(staged.pieces.items()):
+                if pieces:
+                    self._settle_kind(kind, pieces)
+            staged.settled = True
+        return staged
 
     @property
     def staged(self) -> StagedSource:
@@ -264,24 +452,25 @@ class WarehouseWriter:
 
     def commit_source(self, entry: ManifestEntry) -> None:
         """Make the staged files visible, then record the source in the manifest."""
-        for staged, final in self._staged.files:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staged, final)
-        entry.rows_by_kind = dict(self._staged.rows_by_kind)
-        entry.duplicates_dropped = self._staged.duplicates_dropped
-        entry.quarantined = self._staged.quarantined
+        staged = self.settle_source()
+        for file in staged.files:
+            if file.rows:
+                file.final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(file.staged, file.final)
+        entry.rows_by_kind = dict(staged.rows_by_kind)
+        entry.duplicates_dropped = staged.duplicates_dropped
+        entry.quarantined = staged.quarantined
         entry.run_id = self.run_id
         entry.ingested_at = self._clock().isoformat()
         self.manifest[entry.sha256] = entry
         write_manifest(self.layout.manifest_path, self.manifest)
-        for kind, keys in self._source_keys.items():
+        for kind, keys in staged.source_keys.items():
             self._run_keys[kind] = _append(self._run_keys.get(kind), keys)
-        self._source_keys = {}
         self._staged = StagedSource()
 
     def discard_source(self) -> None:
         """Forget what the current source staged (its file could not be read to the end)."""
-        for staged, _ in self._staged.files:
-            staged.unlink(missing_ok=True)
+        for file in self._staged.files:
+            file.close()
+            file.staged.unlink(missing_ok=True)
         self._staged = StagedSource()
-        self._source_keys = {}
