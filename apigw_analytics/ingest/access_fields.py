@@ -2,8 +2,9 @@
 
 API Gateway writes whatever template the stage owner configured, so key names are free
 (`ip`/`sourceIp`, `httpMethod`/`method`, sorted keys from Terraform). Every format maps its
-fields to `$context` variables here, and `finalize_access` turns those raw strings into rows of
-the canonical schema the same way for JSON, CLF, CSV, XML and compiled templates:
+fields to `$context` variables here, and one DuckDB query (`access_rows_sql`, run on a whole
+file or on a chunk by `finalize_access`) turns those raw strings into rows of the canonical
+schema the same way for JSON, CLF, CSV, XML and compiled templates:
 
 * `-` (AWS's "no value") and empty strings become null, never 0;
 * numbers are parsed; a value that is not a number quarantines the record, naming the field;
@@ -18,7 +19,7 @@ import re
 import polars as pl
 
 from apigw_analytics.ingest.events import EMPTY_QUARANTINE
-from apigw_analytics.schema import UTC_MS, RecordKind, conform
+from apigw_analytics.schema import UTC_MS, RecordKind, conform, polars_schema
 
 REQUEST_TIME = "_request_time"
 REQUEST_TIME_EPOCH = "_request_time_epoch"
@@ -160,93 +161,158 @@ def infer_api_type(columns: set[str], log_stream: str | None = None) -> str:
     return "rest"
 
 
-def _api_type_per_record(present: set[str]) -> pl.Expr:
-    """`infer_api_type` for each record, from the fields that record holds before `-` becomes
-    null (a `-` still counts), so that one source mixing templates (a Firehose or subscription
-    export of several APIs) gets the right type per record."""
-
-    def holds(column: str) -> pl.Expr:
-        return pl.col(column).is_not_null() if column in present else pl.lit(False)
-
-    websocket = holds("connection_id") | holds("event_type") | holds("message_id")
-    http_stream = pl.col("log_stream").str.contains(_HTTP_LOG_STREAM).fill_null(False)
-    http = http_stream | (holds("route_key") & ~holds("resource_path"))
-    return (
-        pl.when(websocket)
-        .then(pl.lit("websocket"))
-        .when(http)
-        .then(pl.lit("http"))
-        .otherwise(pl.lit("rest"))
-    )
+def sql_name(name: str) -> str:
+    """A column name quoted for DuckDB."""
+    return '"' + name.replace('"', '""') + '"'
 
 
-def _null_dash(name: str) -> pl.Expr:
-    value = pl.col(name)
-    return pl.when((value == "-") | (value == "")).then(None).otherwise(value).alias(name)
+def sql_text(text: str) -> str:
+    """A string literal for DuckDB."""
+    return "'" + text.replace("'", "''") + "'"
 
 
-def _number(name: str) -> pl.Expr:
-    return pl.col(name).cast(pl.Float64, strict=False)
+_SQL_TYPES = {pl.Int32: "INTEGER", pl.Int64: "BIGINT"}
+_NO_TIME = "no request time (requestTimeEpoch, requestTime or an event time)"
+_CLF_OFFSET_MINUTES = (
+    "coalesce((TRY_CAST(substr({t}, 23, 2) AS INTEGER) * 60"
+    " + TRY_CAST(substr({t}, 25, 2) AS INTEGER))"
+    " * CASE WHEN substr({t}, 22, 1) = '-' THEN -1 ELSE 1 END, 0)"
+)
+_ISO_ZONED = ["%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z"]
+_ISO_NAIVE = ["%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
 
-def _clf_time(text: pl.Expr) -> pl.Expr:
-    """`20/Jul/2026:01:50:15 +0000` → UTC; the offset is applied as minutes, which is much
-    faster than a `%z` parse per row."""
-    naive = text.str.slice(0, 20).str.to_datetime("%d/%b/%Y:%H:%M:%S", strict=False, time_unit="ms")
-    offset = text.str.slice(21, 5)
-    sign = pl.when(offset.str.starts_with("-")).then(-1).otherwise(1)
-    minutes = (
-        offset.str.slice(1, 2).cast(pl.Int32, strict=False) * 60
-        + offset.str.slice(3, 2).cast(pl.Int32, strict=False)
-    ).fill_null(0) * sign
-    return (naive - pl.duration(minutes=minutes)).dt.replace_time_zone("UTC")
+def _sql_list(items: list[str]) -> str:
+    return "[" + ", ".join(sql_text(item) for item in items) + "]"
 
 
-def _requested_at(frame: pl.DataFrame, columns: set[str]) -> pl.Series:
-    """Each candidate is parsed only for the rows the earlier ones left null."""
-    candidates: list[pl.Expr] = []
-    if REQUEST_TIME_EPOCH in columns:
-        epoch = _number(REQUEST_TIME_EPOCH)
-        epoch_ms = pl.when(epoch < 1e11).then(epoch * 1000).otherwise(epoch)
-        candidates.append(epoch_ms.cast(pl.Int64).cast(UTC_MS))
-    if REQUEST_TIME in columns:
-        candidates.append(_clf_time(pl.col(REQUEST_TIME)))
+def _number_sql(column: str) -> str:
+    """The value as a double, or NULL; surrounding spaces make it not a number, as in polars."""
+    value = sql_name(column)
+    return f"CASE WHEN {value} = trim({value}) THEN TRY_CAST({value} AS DOUBLE) END"
+
+
+def _api_type_sql(present: set[str]) -> str:
+    """`infer_api_type` per record, from the fields it holds before `-` becomes null (a `-`
+    still counts), so that one source mixing templates (a Firehose or subscription export of
+    several APIs) gets the right type per record."""
+
+    def holds(column: str) -> str:
+        return f"{sql_name(column)} IS NOT NULL" if column in present else "false"
+
+    websocket = " OR ".join(holds(c) for c in ("connection_id", "event_type", "message_id"))
+    http_stream = f"coalesce(regexp_matches(log_stream, {sql_text(_HTTP_LOG_STREAM)}), false)"
+    http = f"{http_stream} OR ({holds('route_key')} AND NOT ({holds('resource_path')}))"
+    return f"CASE WHEN {websocket} THEN 'websocket' WHEN {http} THEN 'http' ELSE 'rest' END"
+
+
+def _requested_at_sql(present: set[str]) -> str:
+    """Epoch ms from `requestTimeEpoch` (ms, or s when below 1e11), else `requestTime` (CLF,
+    the offset applied as minutes; else ISO 8601), else the event time."""
+    candidates = []
+    if REQUEST_TIME_EPOCH in present:
+        epoch = sql_name("#" + REQUEST_TIME_EPOCH)
         candidates.append(
-            pl.col(REQUEST_TIME).str.to_datetime(strict=False, time_unit="ms", time_zone="UTC")
+            f"TRY_CAST(trunc(CASE WHEN {epoch} < 1e11 THEN {epoch} * 1000 ELSE {epoch} END)"
+            " AS BIGINT)"
         )
-    candidates.append(pl.col("event_at"))
-    result = pl.Series("requested_at", [None] * frame.height, dtype=UTC_MS)
-    for candidate in candidates:
-        missing = result.is_null()
-        if not missing.any():
-            break
-        parsed = frame.filter(missing).select(candidate.alias("requested_at")).to_series()
-        result = result.scatter(missing.arg_true(), parsed)
-    return result
+    if REQUEST_TIME in present:
+        text = sql_name(REQUEST_TIME)
+        candidates.append(
+            f"epoch_ms(try_strptime(substr({text}, 1, 20), '%d/%b/%Y:%H:%M:%S'))"
+            f" - 60000 * {_CLF_OFFSET_MINUTES.format(t=text)}"
+        )
+        candidates.append(f"epoch_ms(try_strptime({text}, {_sql_list(_ISO_ZONED)}))")
+        candidates.append(f"epoch_ms(try_strptime(rtrim({text}, 'Z'), {_sql_list(_ISO_NAIVE)}))")
+    candidates.append("event_at_ms")
+    return f"coalesce({', '.join(candidates)})"
 
 
-def _problems(frame: pl.DataFrame, numeric: list[str]) -> pl.Series:
-    """A reason per row (null = fine); reasons are only formatted for the rows that have one."""
-    checks = [(f"{column}: not a number", column) for column in numeric]
-    if REQUEST_TIME_EPOCH in frame.columns:
-        checks.append(("requestTimeEpoch: not a number", REQUEST_TIME_EPOCH))
-    flags = [pl.col(column).is_not_null() & _number(column).is_null() for _, column in checks]
-    no_time = pl.col("requested_at").is_null()
-    bad = frame.select(pl.any_horizontal([*flags, no_time]) if flags else no_time).to_series()
-    reasons = pl.Series("reason", [None] * frame.height, dtype=pl.String)
-    if not bad.any():
-        return reasons
-    subset = frame.filter(bad)
-    text = [
-        pl.when(flag).then(pl.format("{}: {}", pl.lit(label), pl.col(column)))
-        for (label, column), flag in zip(checks, flags, strict=True)
-    ]
-    text.append(
-        pl.when(no_time).then(
-            pl.lit("no request time (requestTimeEpoch, requestTime or an event time)")
-        )
+def access_rows_sql(
+    relation: str,
+    present: set[str],
+    *,
+    source_file: str,
+    api_type: str | None,
+    with_message: bool,
+) -> str:
+    """The query turning raw string fields into access-request rows, in DuckDB.
+
+    `relation` holds `source_line`, `event_at_ms`, `log_group`, `log_stream` (and `message`
+    when `with_message`), and one VARCHAR column per raw field in `present` (canonical columns,
+    `_request_time`, `_request_time_epoch`, `extra`). The result has every access-request
+    column in schema order (`requested_at` as epoch ms), then `_problem`: the reason a record
+    is quarantined, or NULL. Running it where the fields are extracted (a whole-file scan, or
+    a chunk) keeps the work vectorised and parallel.
+    """
+    fields = [c for c in present if c != EXTRA]
+    numeric = [c for c in _NUMERIC_COLUMNS if c in present]
+    numbers = [*numeric, *([REQUEST_TIME_EPOCH] if REQUEST_TIME_EPOCH in present else [])]
+    message = ["message"] if with_message else []
+    level_fields = []
+    for column in fields:
+        value = f"nullif(nullif({sql_name(column)}, '-'), '')"
+        if column == "error_message":
+            value = f"trim({value}, '\"')"
+        level_fields.append(f"{value} AS {sql_name(column)}")
+    kept = [*message, *level_fields, *([EXTRA] if EXTRA in present else [])]
+    cleaned = (
+        "SELECT source_line, event_at_ms, log_group, log_stream, "
+        f"{_api_type_sql(present)} AS _api_type, {', '.join(kept)} FROM {relation}"
     )
-    return reasons.scatter(bad.arg_true(), subset.select(pl.coalesce(text)).to_series())
+    as_numbers = [f"{_number_sql(c)} AS {sql_name('#' + c)}" for c in numbers]
+    timed = (
+        f"SELECT *, {_requested_at_sql(present)} AS _requested_at_ms"
+        f" FROM (SELECT {', '.join(['*', *as_numbers])} FROM ({cleaned}))"
+    )
+    checks = [(f"{c}: not a number: ", c) for c in numeric]
+    if REQUEST_TIME_EPOCH in present:
+        checks.append(("requestTimeEpoch: not a number: ", REQUEST_TIME_EPOCH))
+    problem = " ".join(
+        f"WHEN {sql_name(c)} IS NOT NULL AND {sql_name('#' + c)} IS NULL"
+        f" THEN {sql_text(label)} || {sql_name(c)}"
+        for label, c in checks
+    )
+    problem = f"CASE {problem} WHEN _requested_at_ms IS NULL THEN {sql_text(_NO_TIME)} END"
+    group_canary = "coalesce(ends_with(log_group, '/Canary'), false)"
+    outputs = []
+    for name, dtype in polars_schema(RecordKind.ACCESS_REQUESTS).items():
+        if name == "requested_at":
+            expression = "_requested_at_ms"
+        elif name == "is_canary":
+            expression = (
+                f"lower(is_canary) IN ('true', '1', 'yes') OR {group_canary}"
+                if "is_canary" in present
+                else group_canary
+            )
+        elif name == "api_type":
+            expression = sql_text(api_type) if api_type else "_api_type"
+        elif name in ("log_group", "log_stream", "source_line"):
+            expression = name
+        elif name == "source_file":
+            expression = sql_text(source_file)
+        elif name in numeric:
+            expression = f"TRY_CAST(round_even({sql_name('#' + name)}, 0) AS {_SQL_TYPES[dtype]})"
+        elif name in present:
+            expression = sql_name(name)
+        else:
+            sql_type = _SQL_TYPES.get(dtype, "BOOLEAN" if dtype == pl.Boolean else "VARCHAR")
+            expression = f"NULL::{sql_type}"
+        outputs.append(f"{expression} AS {sql_name(name)}")
+    return f"SELECT {', '.join([*outputs, *message])}, {problem} AS _problem FROM ({timed})"
+
+
+def _connection():
+    """One DuckDB connection for the chunk-by-chunk parsers (single-threaded callers)."""
+    global _CONNECTION  # noqa: PLW0603 - created on first use, so `--help` never imports duckdb
+    if _CONNECTION is None:
+        import duckdb
+
+        _CONNECTION = duckdb.connect()
+    return _CONNECTION
+
+
+_CONNECTION = None
 
 
 def finalize_access(
@@ -262,17 +328,23 @@ def finalize_access(
     `event_at`, `log_group`, `log_stream`.
     """
     present = {c for c in raw.columns if c in CONTEXT_COLUMNS.values() or c == EXTRA}
-    string_fields = [c for c in present if c != EXTRA and raw.schema[c] == pl.String]
-    frame = raw.with_columns(
-        (pl.lit(api_type) if api_type else _api_type_per_record(present)).alias("_api_type")
-    ).with_columns([_null_dash(c) for c in string_fields])
-    if "error_message" in present:
-        frame = frame.with_columns(pl.col("error_message").str.strip_chars('"'))
-    numeric = [column for column in _NUMERIC_COLUMNS if column in present]
-    frame = frame.with_columns(_requested_at(frame, present))
-    frame = frame.with_columns(_problems(frame, numeric).alias("_problem")).with_columns(
-        _number(column).round(0).cast(_NUMERIC_COLUMNS[column], strict=False) for column in numeric
+    chunk = raw.select(
+        "message",
+        "source_line",
+        pl.col("event_at").dt.epoch("ms").alias("event_at_ms"),
+        pl.col("log_group").cast(pl.String),
+        pl.col("log_stream").cast(pl.String),
+        *(pl.col(c).cast(pl.String) for c in sorted(present)),
     )
+    query = access_rows_sql(
+        "chunk", present, source_file=source_file, api_type=api_type, with_message=True
+    )
+    connection = _connection()
+    connection.register("chunk", chunk.to_arrow())
+    try:
+        frame = connection.sql(query).pl()
+    finally:
+        connection.unregister("chunk")
     bad = frame.filter(pl.col("_problem").is_not_null())
     quarantine = (
         bad.select(
@@ -284,22 +356,5 @@ def finalize_access(
         else EMPTY_QUARANTINE
     )
     good = frame.filter(pl.col("_problem").is_null()) if bad.height else frame
-    canary_from_group = pl.col("log_group").str.ends_with("/Canary").fill_null(False)
-    canary = (
-        pl.col("is_canary").str.to_lowercase().is_in(["true", "1", "yes"]) | canary_from_group
-        if "is_canary" in present
-        else canary_from_group
-    )
-    keep = [c for c in present if c in CONTEXT_COLUMNS.values() and not c.startswith("_")]
-    rows = good.select(
-        *[pl.col(c) for c in keep if c != "is_canary"],
-        pl.col("requested_at"),
-        canary.alias("is_canary"),
-        pl.col("_api_type").alias("api_type"),
-        pl.col("log_group"),
-        pl.col("log_stream"),
-        pl.lit(source_file).alias("source_file"),
-        pl.col("source_line"),
-        *([pl.col(EXTRA)] if EXTRA in present else []),
-    )
+    rows = good.drop("message", "_problem").with_columns(pl.col("requested_at").cast(UTC_MS))
     return conform(rows, RecordKind.ACCESS_REQUESTS), quarantine
