@@ -15,6 +15,7 @@ import typer
 
 from apigw_analytics.errors import ApigwError
 from apigw_analytics.gateway.commands import gateway_app, replay_command
+from apigw_analytics.generate.commands import generate_command
 from apigw_analytics.query.commands import query_command, sql_command
 
 app = typer.Typer(
@@ -134,6 +135,7 @@ def formats() -> None:
 app.command("query")(query_command)
 app.command("sql")(sql_command)
 app.command("replay")(replay_command)
+app.command("generate")(generate_command)
 app.add_typer(gateway_app, name="gateway")
 
 

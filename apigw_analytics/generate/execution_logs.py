@@ -67,6 +67,7 @@ def _limits(config: GatewayConfig, requests: pl.DataFrame) -> pl.DataFrame:
             }
         )  # fmt: skip
     schema = {c: pl.String for c in ("plan_id", "limit_text", "quota_text")}
+    schema.update({c: requests.schema[c] for c in combos.columns})
     return pl.DataFrame(rows, schema_overrides=schema, infer_schema_length=None)
 
 

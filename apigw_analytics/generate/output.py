@@ -6,7 +6,7 @@ Layout (the `_`-prefixed files are skipped when the folder is ingested):
     access/<api>-<stage>...          one file (or S3 export folder) per API stage
     execution/<api>-<stage>/...      REST execution logs, CloudWatch Logs S3 export
     metrics/metric-stream.jsonl.gz   Metric Streams JSON, 1-minute points
-    metrics/get-metric-statistics/   one output per metric and stage, hourly points
+    metrics/get-metric-statistics/   one output per metric and stage, hourly (5-min) points
     metrics/get-metric-data.json     5-minute points, with `_get-metric-data.queries.json`
     _ground-truth.csv.gz             one row per request: what happened and why
     _gateway-config.json             the configuration the model ran with (for `replay`)
@@ -137,8 +137,10 @@ def _cached_stages(run: GeneratedRun) -> set[tuple[str, str]]:
 
 def write_metrics(run: GeneratedRun, out: Path) -> list[WrittenFile]:
     """Metric Streams (1-minute points, detailed metrics where enabled), get-metric-statistics
-    (hourly, per stage, as a user pulls a day for a report) and get-metric-data (5-minute, per
-    stage of the APIs with detailed metrics, as a dashboard asks)."""
+    (per stage; hourly for runs over 6 h, as a user pulls a day for a report, else 5-minute:
+    a reader infers the period from the gaps, so one point alone would not tell it) and
+    get-metric-data (5-minute, per stage of the APIs with detailed metrics, as a dashboard
+    asks)."""
     detailed = {api.name for api in run.scenario.apis if api.detailed_metrics}
     cached = _cached_stages(run)
     folder = out / "metrics"
@@ -152,9 +154,10 @@ def write_metrics(run: GeneratedRun, out: Path) -> list[WrittenFile]:
     stage_level = pl.col("dimensions").str.contains('"Stage"') & ~pl.col("dimensions").str.contains(
         '"Method"'
     )
-    hourly = metrics.metric_points(run.requests, cached, set(), HOURLY_S).filter(stage_level)
+    period_s = HOURLY_S if run.duration_s > 6 * HOURLY_S else FIVE_MINUTES_S
+    coarse = metrics.metric_points(run.requests, cached, set(), period_s).filter(stage_level)
     for path, records in metrics.write_get_metric_statistics(
-        folder / "get-metric-statistics", hourly
+        folder / "get-metric-statistics", coarse
     ):
         written.append(
             WrittenFile(

@@ -239,6 +239,18 @@ def generate_run(
     return GeneratedRun(scenario, config, duration_s, rps, seed, records)
 
 
+def _error_texts(scenario: Scenario) -> pl.Series:
+    """The integration error text of each (route, backend outcome), route-major."""
+    texts = []
+    for route in scenario.routes:
+        seconds = f"{(route.backend.function_timeout_ms or 0) / 1000:.2f}"
+        texts += [
+            _INTEGRATION_ERRORS.get(code, "").replace("{seconds}", seconds) or None
+            for code in range(len(traffic.BACKEND_OUTCOMES))
+        ]
+    return pl.Series("_backend_error", texts, dtype=pl.String)
+
+
 def _records(
     scenario: Scenario, requests: pl.DataFrame, sim: Simulation, config: GatewayConfig
 ) -> pl.DataFrame:
@@ -249,7 +261,6 @@ def _records(
     auth_ms = requests["authorizer_step_ms"].to_numpy()
     integration_ms = sim.latency_ms - requests["overhead_ms"].to_numpy() - auth_ms * auth_called
     outcome = requests["backend_outcome"].to_numpy()
-    timeout_s = [f"{(r.backend.function_timeout_ms or 0) / 1000:.2f}" for r in scenario.routes]
     frame = requests.with_columns(
         pl.Series("status", sim.status.astype(np.int32)),
         types.alias("error_response_type"),
@@ -262,7 +273,6 @@ def _records(
         pl.Series("integration_latency_ms", np.where(called, np.round(integration_ms), np.nan))
         .fill_nan(None)
         .cast(pl.Int64),
-        pl.Series("function_timeout_s", timeout_s).gather(requests["route_index"]),
         pl.Series("backend_outcome_code", outcome),
     )
     timed_out = (pl.col("error_response_type") == "INTEGRATION_TIMEOUT").fill_null(False)
@@ -280,12 +290,8 @@ def _records(
     lambda_backend = pl.Series(
         [r.backend.kind == "lambda" for r in scenario.routes], dtype=pl.Boolean
     ).gather(requests["route_index"])
-    error_text = pl.Series(
-        [
-            _INTEGRATION_ERRORS.get(code, "").replace("{seconds}", seconds) or None
-            for code, seconds in zip(outcome.tolist(), frame["function_timeout_s"], strict=True)
-        ],
-        dtype=pl.String,
+    error_text = _error_texts(scenario).gather(
+        requests["route_index"].to_numpy() * len(traffic.BACKEND_OUTCOMES) + outcome
     )
     return frame.with_columns(
         failure.alias("failure"),

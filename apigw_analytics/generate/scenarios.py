@@ -248,7 +248,7 @@ _QUOTA_AND_KEY_THROTTLE = {
         "pl4n01": {"apiKeys": ["key-gold-01", "key-silver-02", "key-free-04"]},
         "free": {
             "throttle": {"rateLimit": 5, "burstLimit": 10},
-            "quota": {"limit": 3000, "period": "DAY", "offset": 0},
+            "quota": {"limit": 2000, "period": "DAY", "offset": 0},
             "apiStages": [{"apiId": "a1b2c3d4e5", "stage": "prod"}],
             "apiKeys": ["key-free-03", "key-free-05"],
         },
@@ -336,7 +336,7 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         _scenario(
             "key-limits",
-            "key-free-03 exhausts its daily quota of 3,000 (429 QUOTA_EXCEEDED); key-free-05 "
+            "key-free-03 exhausts its daily quota of 2,000 (429 QUOTA_EXCEEDED); key-free-05 "
             "trips its key throttle (5 rps, burst 10) with a 12 rps burst (429 THROTTLED)",
             traffic=Traffic(bursts=(_QUOTA_BURN, _KEY_THROTTLE)),
             config=_config(_QUOTA_AND_KEY_THROTTLE),
