@@ -16,7 +16,7 @@ import polars as pl
 
 CONTAINERS = ("plain", "gzip", "s3-export", "subscription")
 ACCOUNT_ID = "123456789012"
-_S3_EXPORT_PART_LINES = 100_000
+_S3_EXPORT_PART_LINES = 200_000
 _SUBSCRIPTION_BATCH_EVENTS = 500
 _CONTROL_MESSAGE = {
     "messageType": "CONTROL_MESSAGE",

@@ -15,6 +15,8 @@ called at all (throttle, cache) and whether the answer arrives in time (integrat
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import polars as pl
 
@@ -184,7 +186,9 @@ def _with_connections(
     """WebSocket messages grouped into connections, each opened by a `$connect` just before its
     first message and closed by a `$disconnect` just after its last."""
     frame = frame.with_columns(
-        pl.lit(None, pl.Int64).alias("connection"), pl.lit("MESSAGE").alias("event_type")
+        pl.lit(None, pl.Int64).alias("connection"),
+        pl.lit(None, pl.String).alias("connection_id"),
+        pl.lit("MESSAGE").alias("event_type"),
     )
     ws_routes = [
         i for i, r in enumerate(scenario.routes) if scenario.api(r.api).api_type == "websocket"
@@ -201,13 +205,24 @@ def _with_connections(
         pl.col("route_index").first(),
     )
     n = edges.height
+    ids = base64.urlsafe_b64encode(rng.bytes(12 * n))
+    edges = edges.with_columns(
+        pl.Series("connection_id", [ids[16 * i : 16 * i + 15].decode() + "=" for i in range(n)])
+    )
+    messages = (
+        messages.drop("connection_id")
+        .join(edges.select("connection", "connection_id"), on="connection", maintain_order="left")
+        .select(frame.columns)
+    )
     opened = edges.select(
         (pl.col("first_ms") - pl.Series(rng.integers(1, 500, n))).alias("arrival_ms"),
-        "route_index", "client", "connection", pl.lit("CONNECT").alias("event_type"),
+        "route_index", "client", "connection", "connection_id",
+        pl.lit("CONNECT").alias("event_type"),
     )  # fmt: skip
     closed = edges.select(
         (pl.col("last_ms") + pl.Series(rng.integers(1, 2000, n))).alias("arrival_ms"),
-        "route_index", "client", "connection", pl.lit("DISCONNECT").alias("event_type"),
+        "route_index", "client", "connection", "connection_id",
+        pl.lit("DISCONNECT").alias("event_type"),
     )  # fmt: skip
     others = frame.filter(~pl.col("route_index").is_in(ws_routes)).with_columns(
         pl.lit(None, pl.String).alias("event_type")
