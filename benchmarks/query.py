@@ -24,7 +24,12 @@ from pathlib import Path
 import duckdb
 
 from apigw_analytics.query.catalogue import catalogue
-from apigw_analytics.query.connection import REQUEST_DERIVED_COLUMNS, VIEW_NAMES
+from apigw_analytics.query.connection import (
+    REQUEST_DERIVED_COLUMNS,
+    SCALAR_MACROS,
+    TABLE_MACROS,
+    VIEW_NAMES,
+)
 from apigw_analytics.query.run import open_connection, run_query
 from apigw_analytics.query.synthetic import build_synthetic_warehouse
 from apigw_analytics.warehouse.layout import WarehouseLayout
@@ -37,10 +42,12 @@ TARGET_RATIO = 1.2
 def bare_connection(root: Path, ours: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """The baseline: views that only read the Parquet (no typing, no deduplication).
 
-    A table without files becomes an empty table with our view's columns.
+    A table without files becomes an empty table with our view's columns. The questions' shared
+    macros are defined the same way as ours (they only expand into the questions' SQL).
     """
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
+    connection.execute(SCALAR_MACROS)
     layout = WarehouseLayout(root)
     for kind, view in VIEW_NAMES.items():
         glob = layout.table_glob(kind.value)
@@ -54,6 +61,7 @@ def bare_connection(root: Path, ours: duckdb.DuckDBPyConnection) -> duckdb.DuckD
             f"CREATE VIEW {view} AS SELECT * EXCLUDE (date){derived} "
             f"FROM read_parquet('{glob}', hive_partitioning = true)"
         )
+    connection.execute(TABLE_MACROS)
     return connection
 
 

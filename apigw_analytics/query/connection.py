@@ -10,6 +10,21 @@ files run unchanged on another engine once the views are defined there:
     replay_outcomes     the reference gateway's predicted outcomes
     quarantine          records that could not be parsed, with file, line and reason
 
+and macros the questions share (`SCALAR_MACROS`, `TABLE_MACROS`), so no `.sql` file repeats them:
+
+    requests_in(start, end, api, stage, route, api_key)
+                        the requests of a time window, narrowed by the optional filters that
+                        every question accepts (a NULL filter keeps everything)
+    bucket_start(moment, width_s)
+                        the start of the width_s-second bucket holding a moment, the same as
+                        DuckDB's `time_bucket` (origin 2000-01-03 UTC) but in integer arithmetic
+                        on the epoch, twice as fast as `time_bucket` on TIMESTAMPTZ
+    route_name(route_key, http_method, resource_path)
+                        the `route` column, for questions that name a route after grouping
+    throttle_kind(error_response_type, error_message)
+                        what a 429 was: THROTTLED or QUOTA_EXCEEDED from the gateway response
+                        type, else from the error message; 'unknown' when neither says
+
 A table that has never been written (no metrics ingested yet) is still a view, empty and typed
 from the schema, so questions that join it return rows instead of failing. Columns a file lacks
 (written before the column was added to the schema) read as NULL.
@@ -44,8 +59,52 @@ VIEW_NAMES: dict[RecordKind, str] = {
 # Derived columns of the `requests` view, shared by every question that needs them.
 REQUEST_DERIVED_COLUMNS = """,
     coalesce(extended_request_id, request_id) AS request_key,
-    coalesce(route_key, http_method || ' ' || resource_path, resource_path) AS route,
+    route_name(route_key, http_method, resource_path) AS route,
     latency_ms - integration_latency_ms AS gateway_overhead_ms"""
+
+# Macro parameters are named unlike any column, so a parameter never shadows one. A non-positive
+# bucket width is refused with the same kind of message `time_bucket` gives. `route_name` is the
+# `route` column of the requests view; a question that groups by a route's parts can name the
+# few groups afterwards instead of building the name for every request. Scalar macros come
+# before the views (the requests view uses one); table macros after (DuckDB binds them at once).
+SCALAR_MACROS = """
+CREATE OR REPLACE MACRO route_name(key_part, method_part, path_part) AS
+    coalesce(key_part, method_part || ' ' || path_part, path_part);
+
+CREATE OR REPLACE MACRO throttle_kind(response_type, message) AS CASE
+    WHEN response_type = 'QUOTA_EXCEEDED' OR (response_type IS NULL AND message = 'Limit Exceeded')
+        THEN 'QUOTA_EXCEEDED'
+    WHEN response_type = 'THROTTLED' OR (response_type IS NULL AND message = 'Too Many Requests')
+        THEN 'THROTTLED'
+    ELSE 'unknown'
+END;
+
+CREATE OR REPLACE MACRO bucket_start_us(moment_us, width_us) AS
+    moment_us - ((moment_us - 946857600000000) % width_us + width_us) % width_us;
+
+CREATE OR REPLACE MACRO bucket_start(moment, width_s) AS make_timestamptz(
+    bucket_start_us(
+        epoch_us(moment),
+        CASE
+            WHEN width_s > 0 THEN CAST(width_s AS BIGINT) * 1000000
+            ELSE error('bucket width must be a positive number of seconds')
+        END
+    )
+);
+"""
+TABLE_MACROS = """
+CREATE OR REPLACE MACRO requests_in(
+    window_start, window_end, api_filter, stage_filter, route_filter, api_key_filter
+) AS TABLE
+SELECT *
+FROM requests
+WHERE
+    requested_at >= window_start AND requested_at < window_end
+    AND (api_filter IS NULL OR api_id = api_filter)
+    AND (stage_filter IS NULL OR stage = stage_filter)
+    AND (route_filter IS NULL OR route = route_filter OR resource_path = route_filter)
+    AND (api_key_filter IS NULL OR api_key_id = api_key_filter);
+"""
 
 _DUCKDB_TYPES: dict[type[pl.DataType], str] = {
     pl.String: "VARCHAR",
@@ -109,7 +168,8 @@ def _schema_columns(kind: RecordKind) -> list[tuple[str, str]]:
 
 
 def create_views(connection: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
-    """(Re)define every view of the warehouse at `data_dir` on the connection."""
+    """(Re)define every view of the warehouse at `data_dir`, and the shared macros, on it."""
+    connection.execute(SCALAR_MACROS)
     layout = WarehouseLayout(data_dir)
     for kind, view in VIEW_NAMES.items():
         files = table_files(layout, kind.value)
@@ -122,6 +182,7 @@ def create_views(connection: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
     quarantine_files = table_files(layout, QUARANTINE_TABLE)
     relation = _table_relation(connection, quarantine_columns, quarantine_files, None)
     connection.execute(f"CREATE OR REPLACE VIEW quarantine AS\n{relation}")
+    connection.execute(TABLE_MACROS)
 
 
 def connect(data_dir: Path) -> duckdb.DuckDBPyConnection:

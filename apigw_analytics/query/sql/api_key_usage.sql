@@ -13,37 +13,28 @@
 -- not count toward the quota. The current rate is the key's requests in the rate_window_s
 -- before its last request of the window (minute resolution); projected_exhaustion_at is when
 -- the remaining quota runs out at that rate, NULL when it would not run out in the window.
-WITH keyed AS (
+-- The execution logs are read only when no quota_limit is given.
+WITH per_minute AS (
     SELECT
         api_key_id,
-        request_id,
-        time_bucket(INTERVAL 60 SECOND, requested_at) AS minute_start,
-        status
-    FROM requests
-    WHERE
-        requested_at >= $start AND requested_at < $end
-        AND ($api IS NULL OR api_id = $api)
-        AND ($stage IS NULL OR stage = $stage)
-        AND ($route IS NULL OR route = $route OR resource_path = $route)
-        AND ($api_key IS NULL OR api_key_id = $api_key)
-        AND api_key_id IS NOT NULL
-),
-per_minute AS (
-    SELECT
-        api_key_id,
-        minute_start,
+        bucket_start(requested_at, 60) AS minute_start,
         date_trunc(lower($period), minute_start) AS period_start,
         count(*) FILTER (WHERE status <> 429) AS counted,
         count(*) FILTER (WHERE status = 429) AS throttled_429
-    FROM keyed
+    FROM requests_in($start, $end, $api, $stage, $route, $api_key)
+    WHERE api_key_id IS NOT NULL
     GROUP BY api_key_id, minute_start
 ),
 stated AS (
-    SELECT k.api_key_id, max(e.quota_limit) AS stated_quota_limit
-    FROM keyed AS k
-    JOIN execution_requests AS e ON e.request_id = k.request_id
-    WHERE e.quota_limit IS NOT NULL AND e.quota_period = $period
-    GROUP BY k.api_key_id
+    SELECT r.api_key_id, max(e.quota_limit) AS stated_quota_limit
+    FROM requests_in($start, $end, $api, $stage, $route, $api_key) AS r
+    JOIN execution_requests AS e ON e.request_id = r.request_id
+    WHERE
+        $quota_limit IS NULL
+        AND r.api_key_id IS NOT NULL
+        AND e.quota_limit IS NOT NULL
+        AND e.quota_period = $period
+    GROUP BY r.api_key_id
 ),
 windows AS (
     SELECT

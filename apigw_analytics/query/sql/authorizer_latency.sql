@@ -21,13 +21,7 @@ WITH grouped AS (
         ) AS not_invoked,
         quantile_cont(authorizer_latency_ms, [0.5, 0.9, 0.99]) AS authorizer_q,
         quantile_cont(authorizer_integration_latency_ms, [0.5, 0.99]) AS lambda_q
-    FROM requests
-    WHERE
-        requested_at >= $start AND requested_at < $end
-        AND ($api IS NULL OR api_id = $api)
-        AND ($stage IS NULL OR stage = $stage)
-        AND ($route IS NULL OR route = $route OR resource_path = $route)
-        AND ($api_key IS NULL OR api_key_id = $api_key)
+    FROM requests_in($start, $end, $api, $stage, $route, $api_key)
     GROUP BY api_id, stage, route
 )
 SELECT

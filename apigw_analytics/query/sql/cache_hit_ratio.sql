@@ -25,14 +25,9 @@ WITH inferred AS (
         count(*) AS eligible_requests,
         count(*) FILTER (WHERE integration_latency_ms IS NULL) AS inferred_hits,
         count(*) FILTER (WHERE integration_latency_ms IS NOT NULL) AS integration_calls
-    FROM requests
+    FROM requests_in($start, $end, $api, $stage, $route, $api_key)
     WHERE
-        requested_at >= $start AND requested_at < $end
-        AND ($api IS NULL OR api_id = $api)
-        AND ($stage IS NULL OR stage = $stage)
-        AND ($route IS NULL OR route = $route OR resource_path = $route)
-        AND ($api_key IS NULL OR api_key_id = $api_key)
-        AND coalesce(api_type, 'rest') = 'rest'
+        coalesce(api_type, 'rest') = 'rest'
         AND http_method = 'GET'
         AND status BETWEEN 200 AND 399
         AND error_response_type IS NULL

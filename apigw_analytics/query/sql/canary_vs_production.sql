@@ -8,7 +8,7 @@
 -- param api_key string: API key id; every key when omitted
 -- A request is canary when the access log says so (isCanaryRequest) or came from a /Canary
 -- log group; REST stages only.
-WITH grouped AS (
+WITH grouped AS MATERIALIZED (
     SELECT
         api_id,
         stage,
@@ -18,13 +18,7 @@ WITH grouped AS (
         count(*) FILTER (WHERE status >= 500) AS server_errors_5xx,
         quantile_cont(latency_ms, [0.5, 0.99]) AS latency_q,
         quantile_cont(integration_latency_ms, [0.5, 0.99]) AS integration_q
-    FROM requests
-    WHERE
-        requested_at >= $start AND requested_at < $end
-        AND ($api IS NULL OR api_id = $api)
-        AND ($stage IS NULL OR stage = $stage)
-        AND ($route IS NULL OR route = $route OR resource_path = $route)
-        AND ($api_key IS NULL OR api_key_id = $api_key)
+    FROM requests_in($start, $end, $api, $stage, $route, $api_key)
     GROUP BY ALL
 )
 SELECT

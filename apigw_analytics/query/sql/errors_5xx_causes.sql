@@ -29,14 +29,9 @@ WITH filtered AS (
         integration_status,
         integration_service_status,
         authorizer_status
-    FROM requests
+    FROM requests_in($start, $end, $api, $stage, $route, $api_key)
     WHERE
-        requested_at >= $start AND requested_at < $end
-        AND ($api IS NULL OR api_id = $api)
-        AND ($stage IS NULL OR stage = $stage)
-        AND ($route IS NULL OR route = $route OR resource_path = $route)
-        AND ($api_key IS NULL OR api_key_id = $api_key)
-        AND status >= 500
+        status >= 500
 ),
 server_errors AS (
     SELECT f.*, e.error_class

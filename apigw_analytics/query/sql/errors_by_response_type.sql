@@ -6,27 +6,14 @@
 -- param stage string: stage name; every stage when omitted
 -- param route string: route ('GET /pets'), resource path or route key; every route when omitted
 -- param api_key string: API key id; every key when omitted
-WITH filtered AS (
-    SELECT api_id, stage, status, error_response_type, error_message
-    FROM requests
-    WHERE
-        requested_at >= $start AND requested_at < $end
-        AND ($api IS NULL OR api_id = $api)
-        AND ($stage IS NULL OR stage = $stage)
-        AND ($route IS NULL OR route = $route OR resource_path = $route)
-        AND ($api_key IS NULL OR api_key_id = $api_key)
-),
-counted AS (
-    SELECT
-        api_id,
-        stage,
-        status,
-        error_response_type,
-        error_message,
-        count(*) AS responses,
-        sum(count(*)) OVER (PARTITION BY api_id, stage) AS stage_requests
-    FROM filtered
+WITH counted AS MATERIALIZED (
+    SELECT api_id, stage, status, error_response_type, error_message, count(*) AS responses
+    FROM requests_in($start, $end, $api, $stage, $route, $api_key)
     GROUP BY api_id, stage, status, error_response_type, error_message
+),
+shares AS (
+    SELECT *, sum(responses) OVER (PARTITION BY api_id, stage) AS stage_requests
+    FROM counted
 )
 SELECT
     api_id,
@@ -37,7 +24,7 @@ SELECT
     responses,
     responses / stage_requests AS share_of_requests,
     responses / sum(responses) OVER (PARTITION BY api_id, stage) AS share_of_errors
-FROM counted
+FROM shares
 WHERE status >= 400
 ORDER BY responses DESC, api_id, stage, status, error_response_type NULLS LAST,
     error_message NULLS LAST

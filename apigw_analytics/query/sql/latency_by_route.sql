@@ -20,13 +20,7 @@ WITH grouped AS (
         max(latency_ms) AS latency_max_ms,
         quantile_cont(integration_latency_ms, [0.5, 0.9, 0.99]) AS integration_q,
         quantile_cont(gateway_overhead_ms, [0.5, 0.99]) AS overhead_q
-    FROM requests
-    WHERE
-        requested_at >= $start AND requested_at < $end
-        AND ($api IS NULL OR api_id = $api)
-        AND ($stage IS NULL OR stage = $stage)
-        AND ($route IS NULL OR route = $route OR resource_path = $route)
-        AND ($api_key IS NULL OR api_key_id = $api_key)
+    FROM requests_in($start, $end, $api, $stage, $route, $api_key)
     GROUP BY api_id, stage, route
 )
 SELECT

@@ -27,14 +27,9 @@ WITH bucketed AS (
             WHEN latency_ms < 29000 THEN 10000
             ELSE 29000
         END AS bucket_lower_ms
-    FROM requests
+    FROM requests_in($start, $end, $api, $stage, $route, $api_key)
     WHERE
-        requested_at >= $start AND requested_at < $end
-        AND ($api IS NULL OR api_id = $api)
-        AND ($stage IS NULL OR stage = $stage)
-        AND ($route IS NULL OR route = $route OR resource_path = $route)
-        AND ($api_key IS NULL OR api_key_id = $api_key)
-        AND latency_ms IS NOT NULL
+        latency_ms IS NOT NULL
 ),
 counted AS (
     SELECT api_id, stage, route, bucket_lower_ms, count(*) AS requests

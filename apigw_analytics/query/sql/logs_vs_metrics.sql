@@ -16,17 +16,11 @@ WITH logged AS (
     SELECT
         api_id,
         stage,
-        time_bucket(to_seconds($period_s), requested_at) AS period_start,
+        bucket_start(requested_at, $period_s) AS period_start,
         count(*) AS log_requests,
         count(*) FILTER (WHERE status BETWEEN 400 AND 499) AS log_4xx,
         count(*) FILTER (WHERE status >= 500) AS log_5xx
-    FROM requests
-    WHERE
-        requested_at >= $start AND requested_at < $end
-        AND ($api IS NULL OR api_id = $api)
-        AND ($stage IS NULL OR stage = $stage)
-        AND ($route IS NULL OR route = $route OR resource_path = $route)
-        AND ($api_key IS NULL OR api_key_id = $api_key)
+    FROM requests_in($start, $end, $api, $stage, $route, $api_key)
     GROUP BY api_id, stage, period_start
 ),
 measured AS (

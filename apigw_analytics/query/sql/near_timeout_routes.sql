@@ -21,13 +21,7 @@ WITH grouped AS (
         count(*) FILTER (
             WHERE status = 504 OR error_response_type = 'INTEGRATION_TIMEOUT'
         ) AS timeouts_504
-    FROM requests
-    WHERE
-        requested_at >= $start AND requested_at < $end
-        AND ($api IS NULL OR api_id = $api)
-        AND ($stage IS NULL OR stage = $stage)
-        AND ($route IS NULL OR route = $route OR resource_path = $route)
-        AND ($api_key IS NULL OR api_key_id = $api_key)
+    FROM requests_in($start, $end, $api, $stage, $route, $api_key)
     GROUP BY api_id, stage, route
 )
 SELECT

@@ -13,18 +13,12 @@ WITH filtered AS (
     SELECT
         api_id,
         stage,
-        time_bucket(to_seconds($interval_s), requested_at) AS interval_start,
+        bucket_start(requested_at, $interval_s) AS interval_start,
         status,
         latency_ms,
         integration_latency_ms,
         gateway_overhead_ms
-    FROM requests
-    WHERE
-        requested_at >= $start AND requested_at < $end
-        AND ($api IS NULL OR api_id = $api)
-        AND ($stage IS NULL OR stage = $stage)
-        AND ($route IS NULL OR route = $route OR resource_path = $route)
-        AND ($api_key IS NULL OR api_key_id = $api_key)
+    FROM requests_in($start, $end, $api, $stage, $route, $api_key)
 ),
 grouped AS (
     SELECT

@@ -8,38 +8,26 @@
 -- param api_key string: API key id; every key when omitted
 -- Arrivals are counted per whole UTC second of requested_at; logs with second precision
 -- (CLF requestTime) give the same answer, logs with ms epochs place requests exactly.
--- Seconds are grouped by a hash of the route's columns (fewer bytes per group than the names);
--- the names are looked up once per route afterwards.
-WITH filtered AS (
-    SELECT
-        api_id,
-        stage,
-        route_key,
-        http_method,
-        resource_path,
-        route,
-        status,
-        requested_at
-    FROM requests
-    WHERE
-        requested_at >= $start AND requested_at < $end
-        AND ($api IS NULL OR api_id = $api)
-        AND ($stage IS NULL OR stage = $stage)
-        AND ($route IS NULL OR route = $route OR resource_path = $route)
-        AND ($api_key IS NULL OR api_key_id = $api_key)
-),
-per_second AS (
+-- Seconds are grouped by a hash of the route's parts (api_id, stage, route_key, http_method,
+-- resource_path): fewer bytes per group than the names, and no name built per request; each
+-- route is named once, from its parts, afterwards.
+WITH per_second AS (
     SELECT
         hash(api_id, stage, route_key, http_method, resource_path) AS route_hash,
-        epoch_ms(requested_at) // 1000 AS second_epoch,
+        epoch_us(requested_at) // 1000000 AS second_epoch,
         count(*) AS arrivals,
         count(*) FILTER (WHERE status = 429) AS throttled_429
-    FROM filtered
+    FROM requests_in($start, $end, $api, $stage, $route, $api_key)
     GROUP BY route_hash, second_epoch
 ),
 routes AS (
-    SELECT DISTINCT hash(api_id, stage, route_key, http_method, resource_path) AS route_hash, api_id, stage, route
-    FROM filtered
+    SELECT
+        hash(api_id, stage, route_key, http_method, resource_path) AS route_hash,
+        first(api_id) AS api_id,
+        first(stage) AS stage,
+        route_name(first(route_key), first(http_method), first(resource_path)) AS route
+    FROM requests_in($start, $end, $api, $stage, $route, $api_key)
+    GROUP BY route_hash
 ),
 peaks AS (
     SELECT

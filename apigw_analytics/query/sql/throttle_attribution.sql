@@ -55,14 +55,9 @@ unlogged AS (
         NULL AS quota_limit,
         NULL AS quota_period,
         requested_at
-    FROM requests AS r
+    FROM requests_in($start, $end, $api, $stage, $route, $api_key) AS r
     WHERE
-        requested_at >= $start AND requested_at < $end
-        AND ($api IS NULL OR api_id = $api)
-        AND ($stage IS NULL OR stage = $stage)
-        AND ($route IS NULL OR route = $route OR resource_path = $route)
-        AND ($api_key IS NULL OR api_key_id = $api_key)
-        AND status = 429
+        status = 429
         AND NOT EXISTS (SELECT 1 FROM execution_requests AS e WHERE e.request_id = r.request_id)
 ),
 throttled AS (

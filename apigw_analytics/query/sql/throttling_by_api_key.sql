@@ -13,22 +13,8 @@ WITH filtered AS (
         stage,
         requested_at,
         status,
-        CASE
-            WHEN error_response_type = 'QUOTA_EXCEEDED'
-                OR (error_response_type IS NULL AND error_message = 'Limit Exceeded')
-                THEN 'QUOTA_EXCEEDED'
-            WHEN error_response_type = 'THROTTLED'
-                OR (error_response_type IS NULL AND error_message = 'Too Many Requests')
-                THEN 'THROTTLED'
-            ELSE 'unknown'
-        END AS throttle_kind
-    FROM requests
-    WHERE
-        requested_at >= $start AND requested_at < $end
-        AND ($api IS NULL OR api_id = $api)
-        AND ($stage IS NULL OR stage = $stage)
-        AND ($route IS NULL OR route = $route OR resource_path = $route)
-        AND ($api_key IS NULL OR api_key_id = $api_key)
+        throttle_kind(error_response_type, error_message) AS throttle_kind
+    FROM requests_in($start, $end, $api, $stage, $route, $api_key)
 )
 SELECT
     api_key_id,

@@ -16,13 +16,7 @@ SELECT
     count(DISTINCT api_key_id) AS api_keys,
     min(requested_at) FILTER (WHERE status = 429) AS first_429_at,
     max(requested_at) FILTER (WHERE status = 429) AS last_429_at
-FROM requests
-WHERE
-        requested_at >= $start AND requested_at < $end
-        AND ($api IS NULL OR api_id = $api)
-        AND ($stage IS NULL OR stage = $stage)
-        AND ($route IS NULL OR route = $route OR resource_path = $route)
-        AND ($api_key IS NULL OR api_key_id = $api_key)
+FROM requests_in($start, $end, $api, $stage, $route, $api_key)
 GROUP BY source_ip
 HAVING count(*) FILTER (WHERE status = 429) > 0
 ORDER BY throttled_429 DESC, source_ip NULLS LAST

@@ -10,30 +10,16 @@
 -- An episode is a run of seconds with at least one 429 where consecutive such seconds are at
 -- most gap_s apart. peak_arrivals_per_s is the busiest second of the episode (all statuses);
 -- top_route and top_api_key had the most 429s in it (ties broken by name).
-WITH filtered AS (
+-- Episodes are found from per-second counts; only the 429s themselves are read again, to name
+-- the top route and key, so the work beyond one pass over the window grows with the 429s.
+WITH per_second AS (
     SELECT
         api_id,
         stage,
-        route,
-        api_key_id,
-        status,
-        epoch_ms(requested_at) // 1000 AS second_epoch
-    FROM requests
-    WHERE
-        requested_at >= $start AND requested_at < $end
-        AND ($api IS NULL OR api_id = $api)
-        AND ($stage IS NULL OR stage = $stage)
-        AND ($route IS NULL OR route = $route OR resource_path = $route)
-        AND ($api_key IS NULL OR api_key_id = $api_key)
-),
-per_second AS (
-    SELECT
-        api_id,
-        stage,
-        second_epoch,
+        epoch_us(requested_at) // 1000000 AS second_epoch,
         count(*) AS arrivals,
         count(*) FILTER (WHERE status = 429) AS throttled_429
-    FROM filtered
+    FROM requests_in($start, $end, $api, $stage, $route, $api_key)
     GROUP BY api_id, stage, second_epoch
 ),
 marked AS (
@@ -83,13 +69,16 @@ traffic AS (
     GROUP BY e.api_id, e.stage, e.episode
 ),
 throttled_requests AS (
-    SELECT e.api_id, e.stage, e.episode, f.route, f.api_key_id
+    SELECT e.api_id, e.stage, e.episode, t.route, t.api_key_id
     FROM episodes AS e
-    JOIN filtered AS f
-        ON f.api_id IS NOT DISTINCT FROM e.api_id
-        AND f.stage IS NOT DISTINCT FROM e.stage
-        AND f.second_epoch BETWEEN e.first_second AND e.last_second
-    WHERE f.status = 429
+    JOIN (
+        SELECT api_id, stage, route, api_key_id, epoch_us(requested_at) // 1000000 AS second_epoch
+        FROM requests_in($start, $end, $api, $stage, $route, $api_key)
+        WHERE status = 429
+    ) AS t
+        ON t.api_id IS NOT DISTINCT FROM e.api_id
+        AND t.stage IS NOT DISTINCT FROM e.stage
+        AND t.second_epoch BETWEEN e.first_second AND e.last_second
 ),
 top_route AS (
     SELECT api_id, stage, episode, route, count(*) AS route_429
