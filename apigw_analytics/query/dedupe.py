@@ -21,7 +21,6 @@ import tempfile
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 
 from apigw_analytics.schema import RecordKind
 from apigw_analytics.warehouse.layout import WarehouseLayout
@@ -133,11 +132,14 @@ def duplicate_rows_path(
         return rows_path
     for stale in directory.glob(f"{kind.value}-*"):
         stale.unlink(missing_ok=True)
-    repeats = connection.sql(_find_repeats_sql(kind, files)).to_arrow_table()
-    if repeats.num_rows == 0:
+    partial = rows_path.with_suffix(f".{os.getpid()}.tmp")
+    quoted = "'" + str(partial).replace("'", "''") + "'"
+    ((repeat_count,),) = connection.execute(
+        f"COPY ({_find_repeats_sql(kind, files)}) TO {quoted} (FORMAT parquet)"
+    ).fetchall()
+    if repeat_count == 0:
+        partial.unlink(missing_ok=True)
         marker.touch()
         return None
-    partial = rows_path.with_suffix(f".{os.getpid()}.tmp")
-    pq.write_table(repeats, partial)
     os.replace(partial, rows_path)
     return rows_path

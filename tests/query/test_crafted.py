@@ -90,6 +90,19 @@ def crafted_rows() -> list[dict]:
                 latency_ms=29_010 if timed_out else 1_010,
             )
         )
+    # An HTTP API's default route answers any method: 3 GETs and 2 POSTs in one second.
+    for index in range(5):
+        rows.append(
+            _request(
+                len(rows),
+                T0 + timedelta(minutes=30, milliseconds=index * 100),
+                "GET" if index < 3 else "POST",
+                None,
+                api_id="crafthttp1",
+                api_type="http",
+                route_key="$default",
+            )
+        )
     return rows
 
 
@@ -179,6 +192,11 @@ def test_the_slow_route_is_near_its_timeout(crafted) -> None:
     near = run_query("near_timeout_routes", {"warn_share": 0.8}, connection=crafted)
     flagged = near.filter(pl.col("near_timeout")).select("route", "timeouts_504").rows()
     assert flagged == [("POST /slow", 3)]
+
+
+def test_a_default_route_has_one_peak_across_its_methods(crafted) -> None:
+    peaks = run_query("peak_arrival_rate", {"api": "crafthttp1"}, connection=crafted)
+    assert peaks.select("route", "peak_arrivals_per_s", "requests").rows() == [("$default", 5, 5)]
 
 
 def test_filters_narrow_every_question(crafted) -> None:
