@@ -1,18 +1,26 @@
-"""Recorded arrivals → time-sorted arrays of integer codes and inferred inputs for the kernel.
+"""Recorded arrivals → compact time-sorted arrays of integer codes and numbers for the kernel.
 
-Only the columns the model needs are read. Strings become dense integer codes (one vectorised
-pass per column: the distinct values form an Enum, whose physical codes are the codes), so the
-memory held is a few bytes per arrival per column. Inputs the recording lacks — the integration
-outcome of a request that was throttled or served from the cache — are drawn, seeded, from the
-same route's recorded integration calls; `drawn` marks them (see policy.py, step 6).
+Only the columns the model needs are read, batch by batch, straight into one preallocated array
+per column, so the memory held is a few bytes per arrival per column and the decoded Arrow
+batches are reused rather than kept. Strings become dense integer codes: a column read
+dictionary-encoded (as the replay reads the warehouse) already holds them, and one hash pass per
+batch codes any other; combinations of columns (the route, the client, the cache key) are coded
+by a compiled pass over those codes, never by comparing strings per request. Inputs the
+recording lacks — the integration outcome of a request that was throttled or served from the
+cache — are drawn, seeded, from the same route's recorded integration calls (see policy.py,
+step 6).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+from numba import njit
 
 ARRIVAL_COLUMNS = (
     "request_id", "extended_request_id", "api_id", "api_type", "stage", "requested_at",
@@ -21,122 +29,385 @@ ARRIVAL_COLUMNS = (
     "authorizer_principal_id", "authorizer_latency_ms", "source_ip",
 )  # fmt: skip
 ROUTE_COLUMNS = ("api_id", "api_type", "stage", "http_method", "resource_path", "route_key")
-_MS_PER_DAY = 86_400_000
-
-
-def encode(
-    frame: pl.DataFrame, columns: tuple[str, ...] | list[str]
-) -> tuple[np.ndarray, pl.DataFrame]:
-    """Dense int32 codes of the distinct combinations of `columns`, and those combinations.
-
-    Integer columns are used as they are (non-negative codes); string columns are coded through
-    an Enum of their distinct values. Nulls get their own code.
-    """
-    combined = np.zeros(frame.height, np.int64)
-    radices: list[int] = []
-    dictionaries: list[pl.Series | None] = []
-    for name in columns:
-        series = frame[name]
-        if series.dtype.is_integer():
-            codes = series.fill_null(-1).to_numpy().astype(np.int64) + 1
-            values = None
-            radix = int(codes.max(initial=0)) + 1
-        else:
-            values = series.drop_nulls().unique().sort()
-            enum = pl.Enum(values.to_list())
-            codes = series.cast(enum).to_physical().fill_null(len(values)).to_numpy()
-            codes = codes.astype(np.int64)
-            radix = len(values) + 1
-        combined = combined * radix + codes
-        radices.append(radix)
-        dictionaries.append(values)
-    if float(np.prod([float(r) for r in radices])) >= 2.0**62:
-        raise OverflowError("too many distinct combinations to code in 64 bits")
-    uniques = np.unique(pl.Series(combined).unique().to_numpy())
-    dense = np.searchsorted(uniques, combined).astype(np.int32)
-    decoded: dict[str, object] = {}
-    remainder = uniques.copy()
-    for name, radix, values in zip(
-        reversed(columns), reversed(radices), reversed(dictionaries), strict=True
-    ):
-        codes = remainder % radix
-        remainder //= radix
-        if values is None:
-            decoded[name] = pl.Series(name, codes - 1).replace(-1, None)
-        else:
-            decoded[name] = pl.Series(name, [*values.to_list(), None])[codes]
-    return dense, pl.DataFrame({name: decoded[name] for name in columns})
-
-
-def quota_windows(t_ms: np.ndarray, period: np.ndarray) -> np.ndarray:
-    """Calendar window index (UTC) of each time: period 0 = day, 1 = week from Sunday, 2 = month."""
-    day = t_ms // _MS_PER_DAY
-    week = (day + 4) // 7
-    month = t_ms.astype("datetime64[ms]").astype("datetime64[M]").astype(np.int64)
-    return np.where(period == 0, day, np.where(period == 1, week, month))
+# String columns the model codes (they have few distinct values: the reader asks for them
+# dictionary-encoded, so their codes come with the read).
+CODED_COLUMNS = (
+    *ROUTE_COLUMNS, "path", "error_response_type", "api_key_id", "authorizer_principal_id",
+    "source_ip",
+)  # fmt: skip
+# Kept as Arrow strings, for the outcome's request key only.
+REQUEST_ID_COLUMNS = ("request_id", "extended_request_id")
+# Numeric columns: (dtype held, value of a null; None = NaN).
+NUMBER_COLUMNS: dict[str, tuple[type, float | None]] = {
+    "status": (np.int16, 0),
+    "response_bytes": (np.int64, 0),
+    "latency_ms": (np.float64, None),
+    "integration_latency_ms": (np.float64, None),
+    "authorizer_latency_ms": (np.float64, 0),
+}
+# A table of one slot per possible pair of codes is used up to this size (and up to about the
+# number of arrivals, so that filling it costs less than the pass), else a hash pass.
+_DENSE_TABLE_MAX = 1 << 22
+_MS_PER_UNIT = {"s": 1000, "ms": 1, "us": 1, "ns": 1}
+_UNITS_PER_MS = {"s": 1, "ms": 1, "us": 1000, "ns": 1_000_000}
 
 
 @dataclass
-class Donors:
-    """Recorded integration calls grouped by route, to draw missing integration outcomes from."""
+class Coded:
+    """Per-arrival codes into `values` (None among them when the column has nulls)."""
 
-    order: np.ndarray
-    route_start: np.ndarray
-    route_count: np.ndarray
-    stage_order: np.ndarray
-    stage_start: np.ndarray
-    stage_count: np.ndarray
+    codes: np.ndarray
+    values: list[str | None]
 
-
-def _groups(keys: np.ndarray, group_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    order = np.argsort(keys, kind="stable")
-    count = np.bincount(keys, minlength=group_count)
-    start = np.concatenate(([0], np.cumsum(count)[:-1]))
-    return order, start, count
+    @property
+    def radix(self) -> int:
+        return len(self.values)
 
 
-def donors(called: np.ndarray, route: np.ndarray, route_stage: np.ndarray) -> Donors:
-    """Index the requests that called the integration by route and by stage."""
-    donor_rows = np.flatnonzero(called)
-    route_count = len(route_stage)
-    order, start, count = _groups(route[donor_rows], route_count)
-    stage_keys = route_stage[route[donor_rows]]
-    stage_order, stage_start, stage_count = _groups(stage_keys, int(route_stage.max(initial=0)) + 1)
-    return Donors(
-        donor_rows[order], start, count, donor_rows[stage_order], stage_start, stage_count
+@dataclass
+class ArrivalColumns:
+    """The arrivals as the model reads them: one compact array per column, aligned.
+
+    `strings` holds the coded string columns, `numbers` the numeric ones (NUMBER_COLUMNS),
+    `invalidate` whether the request sent `Cache-Control: max-age=0` (in `extra`), and
+    `request_ids` the Arrow string columns kept for the outcomes' request key.
+    """
+
+    t_ms: np.ndarray
+    strings: dict[str, Coded]
+    numbers: dict[str, np.ndarray]
+    invalidate: np.ndarray
+    request_ids: dict[str, pa.ChunkedArray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.t_ms)
+
+    def string(self, name: str) -> Coded:
+        """A coded string column; one the arrivals do not have is all null."""
+        if name in self.strings:
+            return self.strings[name]
+        return Coded(np.zeros(len(self), np.int32), [None])
+
+    def number(self, name: str) -> np.ndarray:
+        """A numeric column (NUMBER_COLUMNS); one the arrivals do not have is all null."""
+        if name in self.numbers:
+            return self.numbers[name]
+        dtype, null = NUMBER_COLUMNS[name]
+        return np.full(len(self), np.nan if null is None else null, dtype)
+
+    def sorted_by_time(self) -> ArrivalColumns:
+        """The same arrivals in time order (stable: ties keep their recorded order)."""
+        if is_sorted(self.t_ms):
+            return self
+        order = np.argsort(self.t_ms, kind="stable")
+        return ArrivalColumns(
+            t_ms=self.t_ms[order],
+            strings={k: Coded(c.codes[order], c.values) for k, c in self.strings.items()},
+            numbers={k: v[order] for k, v in self.numbers.items()},
+            invalidate=self.invalidate[order],
+            request_ids={k: v.take(order) for k, v in self.request_ids.items()},
+        )
+
+    def to_frame(self) -> pl.DataFrame:
+        """The arrivals as a polars frame of the columns held: strings decoded, numbers as the
+        model holds them (a missing status is null; latencies are floats, null when missing; a
+        missing response size or authorizer latency reads as 0)."""
+        columns = {
+            name: pl.Series(name, ids.combine_chunks()) for name, ids in self.request_ids.items()
+        }
+        columns["requested_at"] = pl.Series("requested_at", self.t_ms).cast(
+            pl.Datetime("ms", "UTC")
+        )
+        for name, coded in self.strings.items():
+            columns[name] = pl.Series(name, coded.values, dtype=pl.String).gather(coded.codes)
+        for name, values in self.numbers.items():
+            series = pl.Series(name, values)
+            if name == "status":
+                series = series.cast(pl.Int32).replace(0, None)
+            columns[name] = series.fill_nan(None) if values.dtype.kind == "f" else series
+        return pl.DataFrame(columns)
+
+
+@njit(cache=True)
+def is_sorted(t_ms):
+    i = 1
+    while i < len(t_ms) and t_ms[i] >= t_ms[i - 1]:
+        i += 1
+    return i >= len(t_ms)
+
+
+def _raw(array: pa.Array, dtype: type) -> np.ndarray:
+    """The values buffer of a fixed-width Arrow array as numpy, without a copy (whatever lies
+    under a null is left as it is: callers overwrite those slots)."""
+    buffer = array.buffers()[1]
+    return np.frombuffer(buffer, dtype=dtype)[array.offset : array.offset + len(array)]
+
+
+def _nulls(array: pa.Array) -> np.ndarray:
+    return array.is_null().to_numpy(zero_copy_only=False)
+
+
+class _StringCodes:
+    """Codes of one string column, filled batch by batch through each batch's dictionary."""
+
+    def __init__(self, n: int) -> None:
+        self.codes = np.empty(n, np.int32)
+        self.values: list[str | None] = []
+        self.position: dict[str, int] = {}
+        self.has_nulls = False
+        self._dictionary: pa.Array | None = None
+        self._lookup = np.zeros(0, np.int32)
+
+    def add(self, chunk: pa.Array, start: int) -> None:
+        if pa.types.is_null(chunk.type):
+            self.codes[start : start + len(chunk)] = -1
+            self.has_nulls = self.has_nulls or len(chunk) > 0
+            return
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = pc.dictionary_encode(chunk)
+        dictionary = chunk.dictionary
+        if self._dictionary is None or not dictionary.equals(self._dictionary):
+            self._lookup = np.array(
+                [self._code(value) for value in dictionary.to_pylist()] or [0], np.int32
+            )
+            self._dictionary = dictionary
+        out = self.codes[start : start + len(chunk)]
+        np.take(self._lookup, _raw(chunk.indices, chunk.indices.type.to_pandas_dtype()), out=out,
+                mode="clip")  # fmt: skip
+        if chunk.null_count:
+            out[_nulls(chunk)] = -1
+            self.has_nulls = True
+
+    def _code(self, value: str) -> int:
+        code = self.position.get(value)
+        if code is None:
+            code = self.position[value] = len(self.values)
+            self.values.append(value)
+        return code
+
+    def finish(self) -> Coded:
+        """Nulls take the code after the last value."""
+        if self.has_nulls:
+            self.codes[self.codes < 0] = len(self.values)
+            self.values.append(None)
+        return Coded(self.codes, self.values)
+
+
+def _fill_numbers(chunk: pa.Array, out: np.ndarray, null: float | None) -> None:
+    null_value = np.nan if null is None else null
+    if pa.types.is_null(chunk.type):
+        out[:] = null_value
+        return
+    out[:] = _raw(chunk, chunk.type.to_pandas_dtype())
+    if chunk.null_count:
+        out[_nulls(chunk)] = null_value
+
+
+def _fill_times(chunk: pa.Array, out: np.ndarray) -> None:
+    unit = chunk.type.unit
+    values = _raw(chunk, np.int64)
+    if unit == "ms":
+        out[:] = values
+    else:
+        np.floor_divide(values * _MS_PER_UNIT[unit], _UNITS_PER_MS[unit], out=out)
+
+
+def read_batches(
+    batches: Iterable[pa.RecordBatch], n: int, *, cache_control: bool
+) -> ArrivalColumns:
+    """Collect `n` arrivals from Arrow batches into compact arrays (recorded order).
+
+    Every batch must have a non-null `requested_at`. Columns the batches do not have are left
+    out (their absence is an error where the model needs them). With `cache_control`, the
+    `extra` column is searched for `max-age=0`.
+    """
+    t_ms = np.empty(n, np.int64)
+    strings: dict[str, _StringCodes] = {}
+    numbers: dict[str, np.ndarray] = {}
+    invalidate = np.zeros(n, np.bool_)
+    request_ids: dict[str, list[pa.Array]] = {}
+    start = 0
+    for batch in batches:
+        stop = start + batch.num_rows
+        if stop > n:
+            raise ValueError(f"more than the {n} arrivals announced")
+        for name, chunk in zip(batch.schema.names, batch.columns, strict=True):
+            if name == "requested_at":
+                _fill_times(chunk, t_ms[start:stop])
+            elif name in CODED_COLUMNS:
+                strings.setdefault(name, _StringCodes(n)).add(chunk, start)
+            elif name in NUMBER_COLUMNS:
+                dtype, null = NUMBER_COLUMNS[name]
+                if name not in numbers:
+                    numbers[name] = np.empty(n, dtype)
+                _fill_numbers(chunk, numbers[name][start:stop], null)
+            elif name in REQUEST_ID_COLUMNS:
+                request_ids.setdefault(name, []).append(chunk)
+            elif name == "extra" and cache_control and chunk.null_count < len(chunk):
+                found = pc.fill_null(pc.match_substring(chunk, "max-age=0"), False)
+                invalidate[start:stop] = found.to_numpy(zero_copy_only=False)
+        start = stop
+    if start != n:
+        raise ValueError(f"{start} arrivals read, {n} announced")
+    return ArrivalColumns(
+        t_ms=t_ms,
+        strings={name: codes.finish() for name, codes in strings.items()},
+        numbers=numbers,
+        invalidate=invalidate,
+        request_ids={name: pa.chunked_array(chunks) for name, chunks in request_ids.items()},
     )
 
 
+@njit(cache=True)
+def _dense_pairs(a, b, radix_b, table_size):
+    """Codes of (a, b) pairs in order of first appearance, through a table of every pair."""
+    slot = np.full(table_size, -1, np.int32)
+    codes = np.empty(len(a), np.int32)
+    first_pair = np.empty(min(len(a), table_size), np.int64)
+    count = 0
+    for i in range(len(a)):
+        pair = np.int64(a[i]) * radix_b + b[i]
+        code = slot[pair]
+        if code < 0:
+            code = count
+            slot[pair] = code
+            first_pair[count] = pair
+            count += 1
+        codes[i] = code
+    return codes, first_pair[:count]
+
+
+def pair_codes(a: np.ndarray, radix_a: int, b: np.ndarray, radix_b: int) -> tuple[np.ndarray, ...]:
+    """Dense codes of the distinct (a, b) pairs, and each code's a and b."""
+    if radix_a * radix_b <= min(_DENSE_TABLE_MAX, 2 * len(a) + 4096):
+        codes, pairs = _dense_pairs(a, b, radix_b, radix_a * radix_b)
+    else:
+        encoded = pc.dictionary_encode(pa.array(a.astype(np.int64) * radix_b + b))
+        codes = np.require(encoded.indices.to_numpy(), np.int32, ["C", "W"])
+        pairs = encoded.dictionary.to_numpy()
+    return codes, pairs // radix_b, pairs % radix_b
+
+
+def encode(coded: dict[str, Coded], n: int) -> tuple[np.ndarray, pl.DataFrame]:
+    """Dense int32 codes of the distinct combinations of the columns, and those combinations.
+
+    A column with a single value adds nothing to the combination and is skipped in the pass.
+    """
+    codes = np.zeros(n, np.int32)
+    count = 1 if n else 0
+    members: dict[str, np.ndarray] = {}
+    for name, column in coded.items():
+        if column.radix == 1:
+            continue
+        codes, first, second = pair_codes(codes, count, column.codes, column.radix)
+        members = {key: value[first] for key, value in members.items()}
+        members[name] = second
+        count = len(first)
+    rows = {
+        name: pl.Series(
+            name,
+            [column.values[k] for k in members.get(name, np.zeros(count, np.int64)).tolist()],
+            dtype=pl.String,
+        )
+        for name, column in coded.items()
+    }
+    return codes, pl.DataFrame(rows)
+
+
+@njit(cache=True)
+def _find_donors(called, route, route_stage, target_level, target_group, target_rank, order):
+    """Row of each wanted integration call: the `target_rank`-th call (0-based, in recorded
+    order) of route `target_group` (level 0) or of stage `target_group` (level 1).
+
+    One pass over the arrivals counts calls per route and per stage; the targets, in `order`
+    of (level, group, rank), are met in that order, so no per-arrival index is built.
+    """
+    routes = len(route_stage)
+    stages = route_stage.max() + 1 if routes else 0
+    next_target = np.full(routes + stages, len(order), np.int64)
+    for j in range(len(order) - 1, -1, -1):
+        t = order[j]
+        slot = target_group[t] if target_level[t] == 0 else routes + target_group[t]
+        next_target[slot] = j
+    seen = np.zeros(routes + stages, np.int64)
+    donor = np.full(len(order), -1, np.int64)
+    for i in range(len(called)):
+        if not called[i]:
+            continue
+        r = route[i]
+        for level in range(2):
+            slot = np.int64(r) if level == 0 else routes + np.int64(route_stage[r])
+            j = next_target[slot]
+            while j < len(order):
+                t = order[j]
+                group_slot = target_group[t] if target_level[t] == 0 else routes + target_group[t]
+                if group_slot != slot or target_rank[t] != seen[slot]:
+                    break
+                donor[t] = i
+                j += 1
+            next_target[slot] = j
+            seen[slot] += 1
+    return donor
+
+
 def draw_donors(
-    pool: Donors, needy: np.ndarray, route: np.ndarray, route_stage: np.ndarray,
+    called: np.ndarray, route: np.ndarray, route_stage: np.ndarray, needy: np.ndarray,
     rng: np.random.Generator,
 ) -> np.ndarray:  # fmt: skip
-    """For each needy row, a recorded integration call of its route (else stage, else any); -1
-    when the recording holds no integration call at all."""
+    """For each needy row, a recorded integration call of its route (else of its stage, else
+    any, taken in route order), drawn uniformly; -1 when the recording holds no call at all."""
+    route_count = np.bincount(route[called], minlength=len(route_stage))
+    stage_count = np.bincount(route_stage, weights=route_count).astype(np.int64)
     u = rng.random(len(needy))
     r = route[needy]
-    chosen = np.full(len(needy), -1, np.int64)
-    count = pool.route_count[r]
-    by_route = count > 0
-    index = pool.route_start[r] + (u * count).astype(np.int64)
-    chosen[by_route] = pool.order[index[by_route]]
+    level = np.zeros(len(needy), np.int64)
+    group = r.astype(np.int64)
+    count = route_count[r]
+    rank = (u * count).astype(np.int64)
+    by_stage = count == 0
     s = route_stage[r]
-    count = pool.stage_count[s]
-    by_stage = ~by_route & (count > 0)
-    index = pool.stage_start[s] + (u * count).astype(np.int64)
-    chosen[by_stage] = pool.stage_order[index[by_stage]]
-    rest = (chosen < 0) & (len(pool.order) > 0)
-    if rest.any():
-        chosen[rest] = pool.order[(u[rest] * len(pool.order)).astype(np.int64)]
-    return chosen
+    count = stage_count[s]
+    level[by_stage] = 1
+    group[by_stage] = s[by_stage]
+    rank[by_stage] = (u * count).astype(np.int64)[by_stage]
+    rest = by_stage & (count == 0)
+    total = int(route_count.sum())
+    if rest.any() and total:
+        # The k-th call in route order: the route whose cumulative count passes k.
+        k = (u[rest] * total).astype(np.int64)
+        ends = np.cumsum(route_count)
+        target_route = np.searchsorted(ends, k, side="right")
+        level[rest], group[rest] = 0, target_route
+        rank[rest] = k - (ends[target_route] - route_count[target_route])
+    elif rest.any():
+        level[rest] = -1
+    found = level >= 0
+    donor = np.full(len(needy), -1, np.int64)
+    level, group, rank = level[found], group[found], rank[found]
+    order = np.lexsort((rank, group, level))
+    donor[found] = _find_donors(called, route, route_stage, level, group, rank, order)
+    return donor
 
 
-def route_medians(
-    values: np.ndarray, valid: np.ndarray, route: np.ndarray, routes: int
-) -> np.ndarray:
-    """Median of `values` per route over valid rows; 0 for a route with none."""
-    frame = pl.DataFrame({"route": route[valid], "value": values[valid]})
-    medians = frame.group_by("route").agg(pl.col("value").median())
-    result = np.zeros(routes, np.float64)
-    result[medians["route"].to_numpy()] = medians["value"].to_numpy()
-    return result
+@njit(cache=True)
+def route_medians(values, route, routes):
+    """Median of `values` per route over rows where it is known (not NaN); 0 for a route with
+    none."""
+    count = np.zeros(routes, np.int64)
+    for i in range(len(values)):
+        if not np.isnan(values[i]):
+            count[route[i]] += 1
+    start = np.zeros(routes + 1, np.int64)
+    for r in range(routes):
+        start[r + 1] = start[r] + count[r]
+    fill = start[:-1].copy()
+    grouped = np.empty(start[routes], np.float64)
+    for i in range(len(values)):
+        if not np.isnan(values[i]):
+            grouped[fill[route[i]]] = values[i]
+            fill[route[i]] += 1
+    medians = np.zeros(routes, np.float64)
+    for r in range(routes):
+        if count[r] > 0:
+            medians[r] = np.median(grouped[start[r] : start[r + 1]])
+    return medians
