@@ -10,8 +10,9 @@
 -- An episode is a run of seconds with at least one 429 where consecutive such seconds are at
 -- most gap_s apart. peak_arrivals_per_s is the busiest second of the episode (all statuses);
 -- top_route and top_api_key had the most 429s in it (ties broken by name).
--- Episodes are found from per-second counts; only the 429s themselves are read again, to name
--- the top route and key, so the work beyond one pass over the window grows with the 429s.
+-- Episodes are found from per-second counts; each second finds its episode by an ASOF join
+-- (the latest episode started at or before it), each 429 by its second, so the work grows
+-- with the seconds and the 429s, not with their product. Only the 429s are read twice.
 WITH per_second AS (
     SELECT
         api_id,
@@ -61,24 +62,25 @@ traffic AS (
         e.episode,
         sum(p.arrivals) AS requests,
         max(p.arrivals) AS peak_arrivals_per_s
-    FROM episodes AS e
-    JOIN per_second AS p
+    FROM per_second AS p
+    ASOF JOIN episodes AS e
         ON p.api_id IS NOT DISTINCT FROM e.api_id
         AND p.stage IS NOT DISTINCT FROM e.stage
-        AND p.second_epoch BETWEEN e.first_second AND e.last_second
+        AND p.second_epoch >= e.first_second
+    WHERE p.second_epoch <= e.last_second
     GROUP BY e.api_id, e.stage, e.episode
 ),
 throttled_requests AS (
-    SELECT e.api_id, e.stage, e.episode, t.route, t.api_key_id
-    FROM episodes AS e
+    SELECT n.api_id, n.stage, n.episode, t.route, t.api_key_id
+    FROM numbered AS n
     JOIN (
         SELECT api_id, stage, route, api_key_id, epoch_us(requested_at) // 1000000 AS second_epoch
         FROM requests_in($start, $end, $api, $stage, $route, $api_key)
         WHERE status = 429
     ) AS t
-        ON t.api_id IS NOT DISTINCT FROM e.api_id
-        AND t.stage IS NOT DISTINCT FROM e.stage
-        AND t.second_epoch BETWEEN e.first_second AND e.last_second
+        ON t.api_id IS NOT DISTINCT FROM n.api_id
+        AND t.stage IS NOT DISTINCT FROM n.stage
+        AND t.second_epoch = n.second_epoch
 ),
 top_route AS (
     SELECT api_id, stage, episode, route, count(*) AS route_429
