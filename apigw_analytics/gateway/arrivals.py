@@ -68,8 +68,9 @@ class Coded:
 class ArrivalColumns:
     """The arrivals as the model reads them: one compact array per column, aligned.
 
-    `strings` holds the coded string columns, `numbers` the numeric ones (NUMBER_COLUMNS),
-    `invalidate` whether the request sent `Cache-Control: max-age=0` (in `extra`), and
+    `strings` holds the coded string columns, `numbers` the numeric ones (NUMBER_COLUMNS; one
+    that is null throughout is left out), `invalidate` whether the request sent
+    `Cache-Control: max-age=0` (in `extra`; empty when none did), and
     `request_ids` the Arrow string columns kept for the outcomes' request key.
     """
 
@@ -104,7 +105,7 @@ class ArrivalColumns:
             t_ms=self.t_ms[order],
             strings={k: Coded(c.codes[order], c.values) for k, c in self.strings.items()},
             numbers={k: v[order] for k, v in self.numbers.items()},
-            invalidate=self.invalidate[order],
+            invalidate=self.invalidate[order] if len(self.invalidate) else self.invalidate,
             request_ids={k: v.take(order) for k, v in self.request_ids.items()},
         )
 
@@ -143,40 +144,98 @@ def _raw(array: pa.Array, dtype: type) -> np.ndarray:
     return np.frombuffer(buffer, dtype=dtype)[array.offset : array.offset + len(array)]
 
 
-def _nulls(array: pa.Array) -> np.ndarray:
-    return array.is_null().to_numpy(zero_copy_only=False)
+_NO_BITMAP = np.zeros(0, np.uint8)
+
+
+def _validity(array: pa.Array) -> np.ndarray:
+    """The validity bitmap of an array (empty when it has no nulls); bit `offset + i` is row i."""
+    buffer = array.buffers()[0]
+    if buffer is None or array.null_count == 0:
+        return _NO_BITMAP
+    return np.frombuffer(buffer, dtype=np.uint8)
+
+
+@njit(cache=True)
+def _fill_codes(indices, validity, bit_offset, lookup, out):
+    """out[i] = lookup[indices[i]], or -1 where the validity bitmap marks a null."""
+    checked = len(validity) > 0
+    for i in range(len(out)):
+        bit = bit_offset + i
+        if checked and not (validity[bit >> 3] >> (bit & 7)) & 1:
+            out[i] = -1
+        else:
+            out[i] = lookup[indices[i]]
+
+
+@njit(cache=True)
+def _fill_values(values, validity, bit_offset, null_value, out):
+    """out[i] = values[i], or `null_value` where the validity bitmap marks a null."""
+    checked = len(validity) > 0
+    for i in range(len(out)):
+        bit = bit_offset + i
+        if checked and not (validity[bit >> 3] >> (bit & 7)) & 1:
+            out[i] = null_value
+        else:
+            out[i] = values[i]
+
+
+@njit(cache=True)
+def _replace(codes, old, new):
+    for i in range(len(codes)):
+        if codes[i] == old:
+            codes[i] = new
 
 
 class _StringCodes:
-    """Codes of one string column, filled batch by batch through each batch's dictionary."""
+    """Codes of one string column, filled batch by batch through each batch's dictionary.
+
+    A column that holds one value (or only nulls) in every batch so far needs no array: its
+    array is made when a second value shows up, so constant columns (one API, one stage, no
+    route keys) cost nothing per arrival.
+    """
 
     def __init__(self, n: int) -> None:
-        self.codes = np.empty(n, np.int32)
+        self.n = n
+        self.codes: np.ndarray | None = None
+        self.constant: int | None = None
         self.values: list[str | None] = []
         self.position: dict[str, int] = {}
         self.has_nulls = False
         self._dictionary: pa.Array | None = None
-        self._lookup = np.zeros(0, np.int32)
+        self._lookup = np.zeros(1, np.int32)
 
     def add(self, chunk: pa.Array, start: int) -> None:
-        if pa.types.is_null(chunk.type):
-            self.codes[start : start + len(chunk)] = -1
-            self.has_nulls = self.has_nulls or len(chunk) > 0
+        size = len(chunk)
+        if pa.types.is_null(chunk.type) or chunk.null_count == size:
+            self._uniform(-1, start, size)
             return
         if not pa.types.is_dictionary(chunk.type):
             chunk = pc.dictionary_encode(chunk)
         dictionary = chunk.dictionary
         if self._dictionary is None or not dictionary.equals(self._dictionary):
-            self._lookup = np.array(
-                [self._code(value) for value in dictionary.to_pylist()] or [0], np.int32
-            )
+            self._lookup = np.array([self._code(v) for v in dictionary.to_pylist()], np.int32)
             self._dictionary = dictionary
-        out = self.codes[start : start + len(chunk)]
-        np.take(self._lookup, _raw(chunk.indices, chunk.indices.type.to_pandas_dtype()), out=out,
-                mode="clip")  # fmt: skip
-        if chunk.null_count:
-            out[_nulls(chunk)] = -1
-            self.has_nulls = True
+        if len(dictionary) == 1 and chunk.null_count == 0:
+            self._uniform(int(self._lookup[0]), start, size)
+            return
+        self.has_nulls = self.has_nulls or chunk.null_count > 0
+        out = self._array(start)[start : start + size]
+        indices = chunk.indices
+        raw = _raw(indices, indices.type.to_pandas_dtype())
+        _fill_codes(raw, _validity(indices), indices.offset, self._lookup, out)
+
+    def _uniform(self, code: int, start: int, size: int) -> None:
+        self.has_nulls = self.has_nulls or code < 0
+        if self.codes is None and self.constant in (None, code):
+            self.constant = code
+        else:
+            self._array(start)[start : start + size] = code
+
+    def _array(self, start: int) -> np.ndarray:
+        if self.codes is None:
+            self.codes = np.empty(self.n, np.int32)
+            self.codes[:start] = -1 if self.constant is None else self.constant
+        return self.codes
 
     def _code(self, value: str) -> int:
         code = self.position.get(value)
@@ -187,20 +246,23 @@ class _StringCodes:
 
     def finish(self) -> Coded:
         """Nulls take the code after the last value."""
+        if self.codes is None:
+            if self.constant is None or self.constant < 0:
+                return Coded(np.zeros(self.n, np.int32), [None])
+            return Coded(np.zeros(self.n, np.int32), [self.values[self.constant]])
         if self.has_nulls:
-            self.codes[self.codes < 0] = len(self.values)
+            _replace(self.codes, -1, len(self.values))
             self.values.append(None)
         return Coded(self.codes, self.values)
 
 
 def _fill_numbers(chunk: pa.Array, out: np.ndarray, null: float | None) -> None:
-    null_value = np.nan if null is None else null
+    null_value = out.dtype.type(np.nan if null is None else null)
     if pa.types.is_null(chunk.type):
         out[:] = null_value
         return
-    out[:] = _raw(chunk, chunk.type.to_pandas_dtype())
-    if chunk.null_count:
-        out[_nulls(chunk)] = null_value
+    values = _raw(chunk, chunk.type.to_pandas_dtype())
+    _fill_values(values, _validity(chunk), chunk.offset, null_value, out)
 
 
 def _fill_times(chunk: pa.Array, out: np.ndarray) -> None:
@@ -224,7 +286,7 @@ def read_batches(
     t_ms = np.empty(n, np.int64)
     strings: dict[str, _StringCodes] = {}
     numbers: dict[str, np.ndarray] = {}
-    invalidate = np.zeros(n, np.bool_)
+    invalidate = np.zeros(0, np.bool_)
     request_ids: dict[str, list[pa.Array]] = {}
     start = 0
     for batch in batches:
@@ -236,15 +298,18 @@ def read_batches(
                 _fill_times(chunk, t_ms[start:stop])
             elif name in CODED_COLUMNS:
                 strings.setdefault(name, _StringCodes(n)).add(chunk, start)
-            elif name in NUMBER_COLUMNS:
+            elif name in NUMBER_COLUMNS and (name in numbers or chunk.null_count < len(chunk)):
                 dtype, null = NUMBER_COLUMNS[name]
-                if name not in numbers:
+                if name not in numbers:  # all null so far: held only from the first value on
                     numbers[name] = np.empty(n, dtype)
+                    numbers[name][:start] = np.nan if null is None else null
                 _fill_numbers(chunk, numbers[name][start:stop], null)
             elif name in REQUEST_ID_COLUMNS:
                 request_ids.setdefault(name, []).append(chunk)
             elif name == "extra" and cache_control and chunk.null_count < len(chunk):
                 found = pc.fill_null(pc.match_substring(chunk, "max-age=0"), False)
+                if len(invalidate) == 0:
+                    invalidate = np.zeros(n, np.bool_)
                 invalidate[start:stop] = found.to_numpy(zero_copy_only=False)
         start = stop
     if start != n:
@@ -315,7 +380,9 @@ def encode(coded: dict[str, Coded], n: int) -> tuple[np.ndarray, pl.DataFrame]:
 
 
 @njit(cache=True)
-def _find_donors(called, route, route_stage, target_level, target_group, target_rank, order):
+def _find_donors(
+    int_latency_ms, route, route_stage, target_level, target_group, target_rank, order
+):
     """Row of each wanted integration call: the `target_rank`-th call (0-based, in recorded
     order) of route `target_group` (level 0) or of stage `target_group` (level 1).
 
@@ -331,8 +398,8 @@ def _find_donors(called, route, route_stage, target_level, target_group, target_
         next_target[slot] = j
     seen = np.zeros(routes + stages, np.int64)
     donor = np.full(len(order), -1, np.int64)
-    for i in range(len(called)):
-        if not called[i]:
+    for i in range(len(int_latency_ms)):
+        if np.isnan(int_latency_ms[i]):
             continue
         r = route[i]
         for level in range(2):
@@ -351,18 +418,18 @@ def _find_donors(called, route, route_stage, target_level, target_group, target_
 
 
 def draw_donors(
-    called: np.ndarray, route: np.ndarray, route_stage: np.ndarray, needy: np.ndarray,
-    rng: np.random.Generator,
+    int_latency_ms: np.ndarray, route: np.ndarray, route_stage: np.ndarray,
+    route_calls: np.ndarray, needy: np.ndarray, rng: np.random.Generator,
 ) -> np.ndarray:  # fmt: skip
-    """For each needy row, a recorded integration call of its route (else of its stage, else
-    any, taken in route order), drawn uniformly; -1 when the recording holds no call at all."""
-    route_count = np.bincount(route[called], minlength=len(route_stage))
-    stage_count = np.bincount(route_stage, weights=route_count).astype(np.int64)
+    """For each needy row, a recorded integration call (a row whose integration latency is
+    known) of its route, else of its stage, else any taken in route order, drawn uniformly;
+    -1 when the recording holds no call at all. `route_calls` counts the calls per route."""
+    stage_count = np.bincount(route_stage, weights=route_calls).astype(np.int64)
     u = rng.random(len(needy))
     r = route[needy]
     level = np.zeros(len(needy), np.int64)
     group = r.astype(np.int64)
-    count = route_count[r]
+    count = route_calls[r]
     rank = (u * count).astype(np.int64)
     by_stage = count == 0
     s = route_stage[r]
@@ -371,21 +438,21 @@ def draw_donors(
     group[by_stage] = s[by_stage]
     rank[by_stage] = (u * count).astype(np.int64)[by_stage]
     rest = by_stage & (count == 0)
-    total = int(route_count.sum())
+    total = int(route_calls.sum())
     if rest.any() and total:
         # The k-th call in route order: the route whose cumulative count passes k.
         k = (u[rest] * total).astype(np.int64)
-        ends = np.cumsum(route_count)
+        ends = np.cumsum(route_calls)
         target_route = np.searchsorted(ends, k, side="right")
         level[rest], group[rest] = 0, target_route
-        rank[rest] = k - (ends[target_route] - route_count[target_route])
+        rank[rest] = k - (ends[target_route] - route_calls[target_route])
     elif rest.any():
         level[rest] = -1
     found = level >= 0
     donor = np.full(len(needy), -1, np.int64)
     level, group, rank = level[found], group[found], rank[found]
     order = np.lexsort((rank, group, level))
-    donor[found] = _find_donors(called, route, route_stage, level, group, rank, order)
+    donor[found] = _find_donors(int_latency_ms, route, route_stage, level, group, rank, order)
     return donor
 
 

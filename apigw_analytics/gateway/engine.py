@@ -19,13 +19,18 @@ from numba import njit
 
 from apigw_analytics.gateway import arrivals as arr
 from apigw_analytics.gateway.config import GatewayConfig
-from apigw_analytics.gateway.kernels import new_cache, replay_kernel
+from apigw_analytics.gateway.kernels import new_cache, overhead_ms, replay_kernel
 from apigw_analytics.gateway.policy import MODEL_RESPONSE_TYPES
 from apigw_analytics.gateway.tables import PolicyTables, build_tables
 
 _CANARY_STREAM = 1
 _DRAW_STREAM = 2
 _IDENTITY_COLUMNS = ("authorizer_principal_id", "api_key_id", "source_ip")
+# An input the kernel does not use in a replay is passed as an empty array of its type.
+_NONE_BOOL = np.zeros(0, np.bool_)
+_NONE_I32 = np.zeros(0, np.int32)
+_NONE_I64 = np.zeros(0, np.int64)
+_NONE_F64 = np.zeros(0, np.float64)
 
 
 @dataclass
@@ -121,58 +126,53 @@ def _identity_codes(columns: arr.ArrivalColumns, authorizer: np.ndarray) -> np.n
 
 
 @njit(cache=True)
-def _observed(status, int_latency_ms, route, route_cacheable):
-    """What the recording says per arrival, in one pass: whether the integration was called,
-    whether the response was a cache hit, the status the model keeps (rejections it does not
-    model) and which rows need a drawn integration outcome (429s and cache hits). A 504 without
-    an integration latency is a timeout whose true latency is unknown: it becomes infinite
-    (policy.py, step 6)."""
-    n = len(status)
-    called = np.empty(n, np.bool_)
-    hit = np.empty(n, np.bool_)
-    fixed_status = np.zeros(n, np.int16)
+def _observed(status, int_latency_ms, latency_ms, route, route_cacheable):
+    """The rows that need a drawn integration outcome (429s and cache hits, policy.py step 6),
+    recorded integration calls per route, and whether any latency is missing."""
+    routes = len(route_cacheable)
+    calls = np.zeros(routes, np.int64)
     needy_count = 0
-    for i in range(n):
+    for i in range(len(status)):
         s = status[i]
-        was_called = not np.isnan(int_latency_ms[i])
-        called[i] = was_called
-        hit[i] = 0 < s < 400 and not was_called and route_cacheable[route[i]]
-        if s == 429 or hit[i]:
-            needy_count += 1
-        elif not was_called and s == 504:
-            int_latency_ms[i] = np.inf
-        elif not was_called:
-            fixed_status[i] = s
+        called = not np.isnan(int_latency_ms[i])
+        calls[route[i]] += called
+        needy_count += s == 429 or (0 < s < 400 and not called and route_cacheable[route[i]])
     needy = np.empty(needy_count, np.int64)
     j = 0
-    for i in range(n):
-        if status[i] == 429 or hit[i]:
+    for i in range(len(status)):
+        s = status[i]
+        called = not np.isnan(int_latency_ms[i])
+        if s == 429 or (0 < s < 400 and not called and route_cacheable[route[i]]):
             needy[j] = i
             j += 1
-    return called, hit, fixed_status, needy
+    return needy, calls, np.isnan(latency_ms).any()
 
 
 @njit(cache=True)
-def _overhead(latency_ms, int_latency_ms, called, auth_latency_ms):
-    """Gateway overhead per arrival: latency less the integration's (when it was called) and
-    the authorizer's; NaN when the latency was not recorded."""
-    overhead_ms = np.empty(len(latency_ms), np.float64)
-    unknown = 0
+def _overheads(latency_ms, int_latency_ms, auth_latency_ms, needy, donor):
+    """Recorded gateway overhead per arrival (NaN where the latency is missing), for the
+    routes' medians: a called 429 counts its drawn integration latency, as in the kernel."""
+    values = np.empty(len(latency_ms), np.float64)
+    j = 0
     for i in range(len(latency_ms)):
-        integration_ms = int_latency_ms[i] if called[i] else 0.0
-        overhead_ms[i] = latency_ms[i] - integration_ms - auth_latency_ms[i]
-        unknown += np.isnan(overhead_ms[i])
-    return overhead_ms, unknown
+        integration_ms = int_latency_ms[i]
+        if j < len(needy) and needy[j] == i:
+            integration_ms = int_latency_ms[donor[j]] if donor[j] >= 0 else 0.0
+            j += 1
+        if np.isnan(int_latency_ms[i]):
+            integration_ms = 0.0
+        auth_ms = auth_latency_ms[i] if len(auth_latency_ms) else 0.0
+        values[i] = overhead_ms(latency_ms[i], integration_ms, auth_ms)
+    return values
 
 
 @njit(cache=True)
-def _known_overhead(overhead_ms, medians, route):
-    """Recorded overhead (never negative), else the route's median (in place)."""
-    for i in range(len(overhead_ms)):
-        if np.isnan(overhead_ms[i]):
-            overhead_ms[i] = medians[route[i]]
-        elif overhead_ms[i] < 0.0:
-            overhead_ms[i] = 0.0
+def _donor_rows(n, needy, donor):
+    """Per arrival, the row its integration outcome is drawn from (-1: its own)."""
+    rows = np.full(n, -1, np.int32)
+    for j in range(len(needy)):
+        rows[needy[j]] = donor[j]
+    return rows
 
 
 def simulate_columns(
@@ -203,82 +203,67 @@ def simulate_columns(
     seed = config.model.seed
 
     status = columns.number("status")
-    int_latency = columns.number("integration_latency_ms").copy()
+    int_latency = columns.number("integration_latency_ms")
+    latency = columns.number("latency_ms")
+    auth_latency = columns.numbers.get("authorizer_latency_ms", _NONE_F64)
     route_cacheable = tables.route_cache_ttl_ms > 0
-    called, observed_hit, fixed_status, needy = _observed(
-        status, int_latency, route, route_cacheable
-    )
+    needy, route_calls, unknown = _observed(status, int_latency, latency, route, route_cacheable)
     recorded_type, vocabulary = _response_type_codes(columns.string("error_response_type"))
-    response_bytes = columns.number("response_bytes").copy()
-
     draw_rng = np.random.default_rng([seed, _DRAW_STREAM])
-    donor = arr.draw_donors(called, route, route_stage, needy, draw_rng)
-    drawn = np.zeros(n, np.bool_)
-    drawn[needy[donor >= 0]] = True
-    int_status = status.copy()
-    int_type = recorded_type.copy()
-    took = donor >= 0
-    rows, sources = needy[took], donor[took]
-    int_status[rows], int_type[rows] = status[sources], recorded_type[sources]
-    int_latency[rows] = int_latency[sources]
-    from_throttled = status[rows] == 429
-    response_bytes[rows[from_throttled]] = response_bytes[sources[from_throttled]]
-    no_donor = needy[~took]
-    int_latency[no_donor] = 0.0
-    int_status[no_donor] = np.where(status[no_donor] == 429, 200, status[no_donor])
-
-    auth_latency = columns.number("authorizer_latency_ms")
-    overhead, unknown = _overhead(columns.number("latency_ms"), int_latency, called, auth_latency)
+    donor = arr.draw_donors(int_latency, route, route_stage, route_calls, needy, draw_rng)
     medians = np.zeros(routes.height, np.float64)
     if unknown:
-        medians = arr.route_medians(overhead, route, routes.height)
-    _known_overhead(overhead, medians, route)
+        overheads = _overheads(latency, int_latency, auth_latency, needy, donor)
+        medians = arr.route_medians(overheads, route, routes.height)
 
-    canary = np.zeros(n, np.bool_)
+    canary = _NONE_BOOL
     if tables.route_canary_percent.any():
         u = np.random.default_rng([seed, _CANARY_STREAM]).random(n)
         canary = u * 100.0 < tables.route_canary_percent[route]
-
-    cache_key = np.full(n, -1, np.int32)
+    cache_key, invalidate, response_bytes = _NONE_I32, _NONE_BOOL, _NONE_I64
     owner = np.zeros(0, np.int64)
     if route_cacheable.any():
         path = columns.string("path")
-        codes, key_route, _ = arr.pair_codes(route, routes.height, path.codes, path.radix)
-        cache_key = np.where(route_cacheable[route], codes, -1).astype(np.int32)
+        cache_key, key_route, _ = arr.pair_codes(route, routes.height, path.codes, path.radix)
         owner = np.maximum(tables.route_cache_owner[key_route], 0).astype(np.int64)
+        invalidate = columns.invalidate
+        response_bytes = columns.number("response_bytes")
     entries, stores = new_cache(owner, tables.cache_capacity_bytes)
-    auth_key = np.full(n, -1, np.int32)
-    authorizer = tables.route_authorizer[route]
-    if (authorizer >= 0).any():
-        auth_key = _identity_codes(columns, authorizer)
+    auth_key = _NONE_I32
+    if (tables.route_authorizer >= 0).any():
+        auth_key = _identity_codes(columns, tables.route_authorizer[route])
+        if len(auth_latency) == 0:
+            auth_latency = np.zeros(n, np.float64)
 
-    out_status = np.zeros(n, np.int16)
-    out_type = np.zeros(n, np.int8)
-    layer = np.zeros(n, np.int8)
-    cache_result = np.zeros(n, np.int8)
-    integration_called = np.zeros(n, np.bool_)
-    authorizer_called = np.zeros(n, np.bool_)
-    latency_ms = np.zeros(n, np.float64)
+    outcome = {
+        name: np.zeros(n, dtype)
+        for name, dtype in (
+            ("status", np.int16), ("type", np.int8), ("layer", np.int8), ("cache", np.int8),
+            ("integration", np.bool_), ("authorizer", np.bool_), ("latency", np.float64),
+            ("called", np.bool_), ("hit", np.bool_), ("drawn", np.bool_),
+        )
+    }  # fmt: skip
     replay_kernel(
-        t_ms, profile, route, cache_key, auth_key, canary, columns.invalidate,
-        fixed_status, recorded_type, int_status, int_type, int_latency, response_bytes,
-        overhead, auth_latency,
+        t_ms, profile, route, status, recorded_type, int_latency, latency,
+        _donor_rows(n, needy, donor),
+        cache_key, canary, invalidate, response_bytes, auth_key, auth_latency,
+        route_cacheable, medians, tables.route_timeout_ms, tables.route_cache_ttl_ms,
+        tables.route_cc_rule, tables.route_auth_ttl_ms, tables.route_canary_uses_cache,
+        tables.cacheable_status_max,
         tables.profile_buckets, tables.profile_quota, tables.bucket_rate_per_ms,
         tables.bucket_burst, tables.quota_limit, tables.quota_offset,
         tables.quota_period.astype(np.int64),
-        tables.route_timeout_ms, tables.route_cache_ttl_ms, tables.route_cc_rule,
-        tables.route_auth_ttl_ms, tables.route_canary_uses_cache, tables.cacheable_status_max,
         entries, stores, np.zeros(int(auth_key.max(initial=-1)) + 1, np.int64),
-        out_status, out_type, layer, cache_result, integration_called, authorizer_called,
-        latency_ms,
+        *outcome.values(),
     )  # fmt: skip
     return Simulation(
-        columns=columns, frame=frame, t_ms=t_ms, observed_status=status, observed_called=called,
-        observed_hit=observed_hit, status=out_status, response_type=out_type,
-        response_types=vocabulary, layer=layer, cache_result=cache_result,
-        integration_called=integration_called, authorizer_called=authorizer_called,
-        latency_ms=latency_ms, drawn=drawn, canary=canary, route=route, routes=routes,
-        tables=tables,
+        columns=columns, frame=frame, t_ms=t_ms, observed_status=status,
+        observed_called=outcome["called"], observed_hit=outcome["hit"], status=outcome["status"],
+        response_type=outcome["type"], response_types=vocabulary, layer=outcome["layer"],
+        cache_result=outcome["cache"], integration_called=outcome["integration"],
+        authorizer_called=outcome["authorizer"], latency_ms=outcome["latency"],
+        drawn=outcome["drawn"], canary=canary if len(canary) else np.zeros(n, np.bool_),
+        route=route, routes=routes, tables=tables,
     )  # fmt: skip
 
 

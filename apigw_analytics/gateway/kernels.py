@@ -181,6 +181,13 @@ def new_cache(owner: np.ndarray, capacity_bytes: np.ndarray) -> tuple[np.ndarray
     return entries, stores
 
 
+@njit(cache=True, inline="always")
+def overhead_ms(latency_ms, integration_ms, auth_ms):
+    """Gateway overhead of an arrival: its latency less the integration's and the authorizer's
+    (policy.py, step 7); NaN when the latency was not recorded."""
+    return latency_ms - integration_ms - auth_ms
+
+
 # Bucket layers in a profile row, in AWS's order of evaluation; the quota sits between the
 # usage-plan buckets and the method bucket (see policy.LAYER_NAMES for the numbering).
 _PROFILE_LAYER_CODES = (1, 2, 4, 5, 6)
@@ -188,36 +195,68 @@ _PROFILE_LAYER_CODES = (1, 2, 4, 5, 6)
 
 @njit(cache=True)
 def replay_kernel(
-    # one value per arrival, time-sorted
-    t_ms, profile, route, cache_key, auth_key, canary, invalidate,
-    fixed_status, recorded_type, int_status, int_type, int_latency_ms, response_bytes,
-    overhead_ms, auth_latency_ms,
+    # one value per arrival, time-sorted; an optional input is an empty array when unused
+    t_ms, profile, route, status, recorded_type, int_latency_ms, latency_ms, donor,
+    cache_key, canary, invalidate, response_bytes, auth_key, auth_latency_ms,
+    # settings by route
+    route_cacheable, overhead_median_ms, timeout_ms, cache_ttl_ms, cc_rule, auth_ttl_ms,
+    canary_uses_cache, status_max,
     # limits: buckets and quotas by profile
     profile_buckets, profile_quota, rate_per_ms, burst, quota_limit, quota_offset, quota_period,
-    # settings by route
-    timeout_ms, cache_ttl_ms, cc_rule, auth_ttl_ms, canary_uses_cache, status_max,
     # state: stage caches, authorizer result cache
     entries, stores, auth_expiry_ms,
     # outcomes, one per arrival
-    status, rtype, layer, cache_result, integ, auth_called, latency_ms,
+    out_status, out_type, layer, cache_result, integ, auth_called, out_latency_ms,
+    observed_called, observed_hit, drawn,
 ):  # fmt: skip
     """Run every arrival, in time order, through throttle → authorizer → cache → integration.
 
-    Throttle: every layer is evaluated first; only when all admit does each take a token (and
-    the quota count one request); otherwise the first layer without a token is the one that
-    fired (policy.py, step 2).
+    First what the recording says (policy.py, steps 3 and 6): whether the integration was
+    called, whether the response was a cache hit, and the integration outcome the model uses —
+    the recorded one, the `donor`'s for a 429 or a cache hit, an infinite latency for a 504
+    without one. Then the throttle: every layer is evaluated first; only when all admit does
+    each take a token (and the quota count one request); otherwise the first layer without a
+    token is the one that fired (policy.py, step 2).
     """
     tokens = burst.copy()
     last_ms = np.full(len(burst), t_ms[0] if len(t_ms) else 0, np.int64)
     quota_used = np.zeros(len(quota_limit), np.int64)
     quota_at = np.full(len(quota_limit), -1, np.int64)
     quota_first = np.full(len(quota_limit), -1, np.int64)
+    caching = len(cache_key) > 0
     for i in range(len(t_ms)):
         t = t_ms[i]
         r = route[i]
+        s = status[i]
+        recorded_ms = int_latency_ms[i]
+        called = not np.isnan(recorded_ms)
+        hit = 0 < s < 400 and not called and route_cacheable[r]
+        d = donor[i]
+        observed_called[i] = called
+        observed_hit[i] = hit
+        drawn[i] = d >= 0
+        i_status, i_type, i_ms, i_row = s, recorded_type[i], recorded_ms, i
+        fixed = False
+        if s == 429 or hit:
+            if d >= 0:
+                i_status, i_type, i_ms = status[d], recorded_type[d], int_latency_ms[d]
+                if s == 429:
+                    i_row = d
+            else:
+                i_status, i_ms = (200 if s == 429 else s), 0.0
+        elif not called and s == 504:
+            i_ms = np.inf
+        elif not called:
+            fixed = s > 0
+        auth_ms = auth_latency_ms[i] if len(auth_latency_ms) else 0.0
+        lat = overhead_ms(latency_ms[i], i_ms if called else 0.0, auth_ms)
+        if np.isnan(lat):
+            lat = overhead_median_ms[r]
+        elif lat < 0.0:
+            lat = 0.0
+
         p = profile[i]
         q = profile_quota[p]
-        lat = overhead_ms[i]
         fired = 0
         for slot in range(5):
             if slot == 2 and q >= 0:
@@ -237,9 +276,9 @@ def replay_kernel(
                     break
         if fired > 0:
             layer[i] = fired
-            status[i] = 429
-            rtype[i] = TYPE_QUOTA_EXCEEDED if fired == LAYER_QUOTA else TYPE_THROTTLED
-            latency_ms[i] = lat
+            out_status[i] = 429
+            out_type[i] = TYPE_QUOTA_EXCEEDED if fired == LAYER_QUOTA else TYPE_THROTTLED
+            out_latency_ms[i] = lat
             continue
         for slot in range(5):
             b = profile_buckets[p, slot]
@@ -247,43 +286,46 @@ def replay_kernel(
                 tokens[b] -= 1.0
         if q >= 0:
             quota_used[q] += 1
-        if fixed_status[i] > 0:
-            status[i] = fixed_status[i]
-            rtype[i] = recorded_type[i]
-            latency_ms[i] = lat
+        if fixed:
+            out_status[i] = s
+            out_type[i] = recorded_type[i]
+            out_latency_ms[i] = lat
             continue
-        a = auth_key[i]
+        a = auth_key[i] if len(auth_key) else -1
         if a >= 0 and authorizer_called(auth_expiry_ms, a, auth_ttl_ms[r], t):
             auth_called[i] = True
             lat += auth_latency_ms[i]
-        k = cache_key[i]
-        cacheable = k >= 0 and cache_ttl_ms[r] > 0 and (not canary[i] or canary_uses_cache[r])
+        k = cache_key[i] if caching else -1
+        cacheable = k >= 0 and cache_ttl_ms[r] > 0
+        if cacheable and len(canary) and canary[i]:
+            cacheable = canary_uses_cache[r]
         if cacheable:
-            if invalidate[i] and cc_rule[r] == CC_FAIL_403:
-                status[i] = 403
-                rtype[i] = TYPE_ACCESS_DENIED
-                latency_ms[i] = lat
-                continue
-            if invalidate[i] and cc_rule[r] == CC_ALLOW:
-                cache_invalidate(entries, stores, k)
+            if len(invalidate) and invalidate[i]:
+                if cc_rule[r] == CC_FAIL_403:
+                    out_status[i] = 403
+                    out_type[i] = TYPE_ACCESS_DENIED
+                    out_latency_ms[i] = lat
+                    continue
+                if cc_rule[r] == CC_ALLOW:
+                    cache_invalidate(entries, stores, k)
             if cache_lookup(entries, stores, k, t):
-                status[i] = entries[k, ENTRY_STATUS]
+                out_status[i] = entries[k, ENTRY_STATUS]
                 cache_result[i] = CACHE_HIT
-                latency_ms[i] = lat
+                out_latency_ms[i] = lat
                 continue
             cache_result[i] = CACHE_MISS
         integ[i] = True
-        called_ms = int_latency_ms[i]
-        if called_ms >= timeout_ms[r]:
-            called_ms = timeout_ms[r]
-            status[i] = 504
-            rtype[i] = TYPE_INTEGRATION_TIMEOUT
+        if i_ms >= timeout_ms[r]:
+            i_ms = timeout_ms[r]
+            out_status[i] = 504
+            out_type[i] = TYPE_INTEGRATION_TIMEOUT
         else:
-            status[i] = int_status[i]
-            rtype[i] = int_type[i]
-        latency_ms[i] = lat + called_ms
-        if cacheable and 200 <= status[i] <= status_max:
-            cache_store(entries, stores, k, response_bytes[i], status[i], t + cache_ttl_ms[r])
+            out_status[i] = i_status
+            out_type[i] = i_type
+        out_latency_ms[i] = lat + i_ms
+        if cacheable and 200 <= out_status[i] <= status_max:
+            expires_ms = t + cache_ttl_ms[r]
+            cache_store(entries, stores, k, response_bytes[i_row], out_status[i], expires_ms)
 
 
 @njit(cache=True)
