@@ -141,6 +141,25 @@ def _select_list(columns: list[tuple[str, str]], present: set[str]) -> str:
     return ",\n    ".join(items)
 
 
+def _typed_rows(
+    connection: duckdb.DuckDBPyConnection,
+    columns: list[tuple[str, str]],
+    files: list[Path],
+    *,
+    row_ids: bool,
+) -> str:
+    """SELECT of every row of the files: typed, in schema order, with NULL for columns no file
+    has yet; with `row_ids`, also each row's filename and file_row_number."""
+    if not files:
+        return f"SELECT {_select_list(columns, set())}\nWHERE false"
+    file_list = "[" + ", ".join(_literal(str(path)) for path in files) + "]"
+    options = ", filename = true, file_row_number = true" if row_ids else ""
+    scan = f"read_parquet({file_list}, union_by_name = true{options})"
+    present = {row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+    ids = ",\n    filename,\n    file_row_number" if row_ids else ""
+    return f"SELECT {_select_list(columns, present)}{ids}\nFROM {scan}"
+
+
 def _table_relation(
     connection: duckdb.DuckDBPyConnection,
     columns: list[tuple[str, str]],
@@ -148,19 +167,14 @@ def _table_relation(
     drop_rows: Path | None,
 ) -> str:
     """SELECT of a table's rows: typed, in schema order, without the rows known to be repeats."""
-    if not files:
-        return f"SELECT {_select_list(columns, set())}\nWHERE false"
-    file_list = "[" + ", ".join(_literal(str(path)) for path in files) + "]"
-    scan = f"read_parquet({file_list}, union_by_name = true"
-    scan += ", filename = true, file_row_number = true)" if drop_rows else ")"
-    present = {row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
-    relation = f"SELECT {_select_list(columns, present)}\nFROM {scan} AS t"
-    if drop_rows:
-        relation += (
-            f"\nWHERE NOT EXISTS (SELECT 1 FROM read_parquet({_literal(str(drop_rows))}) AS d"
-            " WHERE d.filename = t.filename AND d.file_row_number = t.file_row_number)"
-        )
-    return relation
+    if drop_rows is None:
+        return _typed_rows(connection, columns, files, row_ids=False)
+    rows = _typed_rows(connection, columns, files, row_ids=True)
+    return (
+        f"SELECT * EXCLUDE (filename, file_row_number)\nFROM ({rows}) AS t\n"
+        f"WHERE NOT EXISTS (SELECT 1 FROM read_parquet({_literal(str(drop_rows))}) AS d"
+        " WHERE d.filename = t.filename AND d.file_row_number = t.file_row_number)"
+    )
 
 
 def _schema_columns(kind: RecordKind) -> list[tuple[str, str]]:
@@ -173,8 +187,19 @@ def create_views(connection: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
     layout = WarehouseLayout(data_dir)
     for kind, view in VIEW_NAMES.items():
         files = table_files(layout, kind.value)
-        drop_rows = duplicate_rows_path(connection, layout, kind, files) if files else None
-        relation = _table_relation(connection, _schema_columns(kind), files, drop_rows)
+        columns = _schema_columns(kind)
+        drop_rows = None
+        if files:
+            drop_rows = duplicate_rows_path(
+                connection,
+                layout,
+                kind,
+                files,
+                lambda columns=columns, files=files: _typed_rows(
+                    connection, columns, files, row_ids=True
+                ),
+            )
+        relation = _table_relation(connection, columns, files, drop_rows)
         if kind is RecordKind.ACCESS_REQUESTS:
             relation = f"SELECT *{REQUEST_DERIVED_COLUMNS}\nFROM ({relation})"
         connection.execute(f"CREATE OR REPLACE VIEW {view} AS\n{relation}")

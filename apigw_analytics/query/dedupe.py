@@ -3,8 +3,9 @@
 The writer never commits a row whose key is already stored, so repeats only appear when files
 are copied into the warehouse by hand. Looking for them means hashing every key (about a second
 per ten million requests on two cores), so the answer is cached, keyed by a fingerprint of the
-table's files (relative path, size, modification time). Committed files are never rewritten, so
-a new ingest or a copied file changes the fingerprint and the next connection looks again.
+table's files (relative path, size, modification time) and of the key expressions: a new
+ingest, a copied or rewritten file, or a changed key changes the fingerprint, and the next
+connection looks again.
 
 The cache holds, per table and fingerprint, either an empty `.none` marker (the normal case: no
 repeats, so views read the files as they are) or a Parquet list of (filename, file_row_number)
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -27,14 +29,28 @@ from apigw_analytics.warehouse.layout import WarehouseLayout
 
 CACHE_DIR_ENV = "APIGW_ANALYZE_CACHE"
 
-# Key expressions per kind, matching the writer's `dedupe_key`. For single-expression keys a NULL
-# key means "cannot tell", never a repeat; multi-column keys compare NULLs as equal.
+# Key expressions per kind, matching the writer's `dedupe_key` (tests/query/test_views.py checks
+# that both call the same rows repeats). For single-expression keys a NULL key means "cannot
+# tell", never a repeat; multi-column keys compare NULLs as equal.
+_EVENT_PART = "coalesce(CAST({} AS VARCHAR), chr(0))"
+_METRIC_STATISTICS = ("sample_count", "sum", "average", "minimum", "maximum", "p50", "p90", "p99")
 DEDUPE_KEYS: dict[RecordKind, tuple[str, ...]] = {
     RecordKind.ACCESS_REQUESTS: ("coalesce(extended_request_id, request_id)",),
     RecordKind.EXECUTION_REQUESTS: ("request_id",),
+    # The event id; else request, time, message and sequence when request and time are known;
+    # else where the line was read (file, line, message). The prefixes keep the three apart.
     RecordKind.EXECUTION_EVENTS: (
-        "coalesce(event_id, request_id || chr(31) || CAST(event_at AS VARCHAR) || chr(31)"
-        " || message || chr(31) || CAST(sequence AS VARCHAR))",
+        "coalesce('id' || chr(31) || event_id,"
+        " CASE WHEN request_id IS NOT NULL AND event_at IS NOT NULL THEN 'request' || chr(31) || "
+        + " || chr(31) || ".join(
+            _EVENT_PART.format(column)
+            for column in ("request_id", "event_at", "message", "sequence")
+        )
+        + " END, 'line' || chr(31) || "
+        + " || chr(31) || ".join(
+            _EVENT_PART.format(column) for column in ("source_file", "source_line", "message")
+        )
+        + ")",
     ),
     RecordKind.METRIC_POINTS: (
         "namespace",
@@ -48,6 +64,8 @@ DEDUPE_KEYS: dict[RecordKind, tuple[str, ...]] = {
         "extra_dimensions",
         "timestamp",
         "period_s",
+        # Which statistics the point holds: a Sum and an Average of one metric are two points.
+        " || ".join(f"CAST({name} IS NOT NULL AS INTEGER)" for name in _METRIC_STATISTICS),
     ),
     RecordKind.REPLAY_OUTCOMES: ("replay_name", "request_key"),
 }
@@ -77,20 +95,19 @@ def files_fingerprint(layout: WarehouseLayout, files: list[Path]) -> str:
     return digest.hexdigest()[:24]
 
 
-def _file_list(files: list[Path]) -> str:
-    return "[" + ", ".join("'" + str(path).replace("'", "''") + "'" for path in files) + "]"
-
-
-def _find_repeats_sql(kind: RecordKind, files: list[Path]) -> str:
+def _find_repeats_sql(kind: RecordKind, rows: str) -> str:
+    """Every repeat after the first occurrence, in (filename, row) order; `rows` is the table's
+    typed rows with filename and file_row_number. Keys are hashed first, so only the rows of
+    keys seen more than once are compared (and ranked) by value."""
     keys = DEDUPE_KEYS[kind]
     key_list = ", ".join(keys)
     not_null = f"WHERE {keys[0]} IS NOT NULL" if len(keys) == 1 else ""
     both = f"AND {keys[0]} IS NOT NULL" if len(keys) == 1 else ""
-    scan = f"read_parquet({_file_list(files)}, union_by_name = true"
     return f"""
-        WITH candidates AS (
+        WITH typed AS ({rows}),
+        candidates AS (
             SELECT hash({key_list}) AS key_hash
-            FROM {scan}) {not_null}
+            FROM typed {not_null}
             GROUP BY key_hash
             HAVING count(*) > 1
         ),
@@ -99,7 +116,7 @@ def _find_repeats_sql(kind: RecordKind, files: list[Path]) -> str:
                    row_number() OVER (
                        PARTITION BY {key_list} ORDER BY filename, file_row_number
                    ) AS occurrence
-            FROM {scan}, filename = true, file_row_number = true)
+            FROM typed
             WHERE hash({key_list}) IN (SELECT key_hash FROM candidates) {both}
         )
         SELECT filename, file_row_number FROM ranked WHERE occurrence > 1
@@ -121,10 +138,16 @@ def duplicate_rows_path(
     layout: WarehouseLayout,
     kind: RecordKind,
     files: list[Path],
+    typed_rows: Callable[[], str],
 ) -> Path | None:
-    """The Parquet list of rows to hide for this set of files, or None when there are none."""
+    """The Parquet list of rows to hide for this set of files, or None when there are none.
+
+    `typed_rows` gives the SELECT of the files' rows as the view types them, plus filename and
+    file_row_number; it is only asked for when the cache has no answer for these files.
+    """
     directory = _writable_cache_dir(layout)
-    stem = f"{kind.value}-{files_fingerprint(layout, files)}"
+    keys_digest = hashlib.sha256("\n".join(DEDUPE_KEYS[kind]).encode()).hexdigest()[:8]
+    stem = f"{kind.value}-{files_fingerprint(layout, files)}-{keys_digest}"
     marker, rows_path = directory / f"{stem}.none", directory / f"{stem}.parquet"
     if marker.exists():
         return None
@@ -135,7 +158,7 @@ def duplicate_rows_path(
     partial = rows_path.with_suffix(f".{os.getpid()}.tmp")
     quoted = "'" + str(partial).replace("'", "''") + "'"
     ((repeat_count,),) = connection.execute(
-        f"COPY ({_find_repeats_sql(kind, files)}) TO {quoted} (FORMAT parquet)"
+        f"COPY ({_find_repeats_sql(kind, typed_rows())}) TO {quoted} (FORMAT parquet)"
     ).fetchall()
     if repeat_count == 0:
         partial.unlink(missing_ok=True)

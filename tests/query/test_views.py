@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -12,7 +13,62 @@ from apigw_analytics.errors import QueryError, WarehouseError
 from apigw_analytics.query.connection import VIEW_NAMES, connect, duckdb_type
 from apigw_analytics.query.run import run_query, run_sql
 from apigw_analytics.query.synthetic import synthetic_requests, write_table
-from apigw_analytics.schema import SCHEMAS, RecordKind
+from apigw_analytics.schema import SCHEMAS, RecordKind, conform
+from apigw_analytics.warehouse.layout import WarehouseLayout
+from apigw_analytics.warehouse.writer import dedupe_key
+
+MOMENT = datetime(2026, 1, 1, tzinfo=UTC)
+_EVENT = {"request_id": "r1", "event_at": MOMENT, "message": "Method completed", "sequence": 3}
+_POINT = {
+    "namespace": "AWS/ApiGateway",
+    "metric_name": "Latency",
+    "api_name": "shop",
+    "timestamp": MOMENT,
+    "period_s": 60,
+}
+# Rows that are, or only look like, repeats of one another under the writer's keys.
+KEY_CASES: dict[RecordKind, list[dict]] = {
+    RecordKind.ACCESS_REQUESTS: [
+        {"request_id": "a", "requested_at": MOMENT},
+        {"request_id": "a", "extended_request_id": "x", "requested_at": MOMENT},
+        {"request_id": "b", "extended_request_id": "x", "requested_at": MOMENT},
+        {"request_id": "a", "requested_at": MOMENT},
+        {"status": 200, "requested_at": MOMENT},
+        {"status": 200, "requested_at": MOMENT},
+    ],
+    RecordKind.EXECUTION_REQUESTS: [
+        {"request_id": "a", "first_event_at": MOMENT},
+        {"request_id": "a", "first_event_at": MOMENT},
+        {"request_id": None, "first_event_at": MOMENT},
+        {"request_id": None, "first_event_at": MOMENT},
+    ],
+    RecordKind.EXECUTION_EVENTS: [
+        {**_EVENT, "source_file": "a.gz", "source_line": 1},
+        {**_EVENT, "source_file": "b.gz", "source_line": 9},
+        {**_EVENT, "sequence": None, "source_file": "a.gz", "source_line": 2},
+        {**_EVENT, "sequence": None, "source_file": "a.gz", "source_line": 3},
+        {**_EVENT, "event_id": "e1", "source_file": "a.gz", "source_line": 4},
+        {**_EVENT, "event_id": "e1", "message": "other", "source_file": "a.gz", "source_line": 5},
+        *[
+            {"message": f"line {n % 2}", "sequence": n, "source_file": "c.log", "source_line": n}
+            for n in range(3)
+        ],
+        {"message": "line 0", "source_file": "c.log", "source_line": 0},
+    ],
+    RecordKind.METRIC_POINTS: [
+        *[{**_POINT, "api_id": api_id, "sum": 1.0} for api_id in ("a", "b", None, None)],
+        {**_POINT, "sum": 10.0},
+        {**_POINT, "average": 5.0},
+        {**_POINT, "sum": 12.0},
+    ],
+    RecordKind.REPLAY_OUTCOMES: [
+        {"replay_name": "r", "request_key": "k", "requested_at": MOMENT},
+        {"replay_name": "r", "request_key": "k", "requested_at": MOMENT},
+        {"replay_name": "s", "request_key": "k", "requested_at": MOMENT},
+        {"replay_name": None, "request_key": "k", "requested_at": MOMENT},
+        {"replay_name": None, "request_key": "k", "requested_at": MOMENT},
+    ],
+}
 
 
 def test_a_missing_data_directory_is_an_error(tmp_path: Path) -> None:
@@ -47,6 +103,21 @@ def test_rows_of_a_file_copied_in_by_hand_are_counted_once(tmp_path: Path) -> No
     )
     assert before == 500
     assert after.rows() == [(500, 500)]
+
+
+@pytest.mark.parametrize("kind", list(KEY_CASES))
+def test_the_views_hide_the_rows_the_writers_keys_call_repeats(
+    tmp_path: Path, kind: RecordKind
+) -> None:
+    frame = conform(pl.DataFrame(KEY_CASES[kind], infer_schema_length=None), kind)
+    directory = WarehouseLayout(tmp_path).table_dir(kind.value) / "date=2026-01-01"
+    directory.mkdir(parents=True)
+    frame.write_parquet(directory / "part-a.parquet")
+    frame.write_parquet(directory / "part-b.parquet")
+    keys = pl.concat([frame, frame]).select(dedupe_key(kind)).to_series()
+    expected = keys.null_count() + keys.drop_nulls().n_unique()
+    counted = run_sql(f"SELECT count(*) AS n FROM {VIEW_NAMES[kind]}", data_dir=tmp_path)
+    assert counted["n"][0] == expected
 
 
 def test_sql_errors_become_one_line(tmp_path: Path) -> None:
