@@ -235,15 +235,25 @@ def access_rows_sql(
     source_file: str,
     api_type: str | None,
     with_message: bool,
+    carry: tuple[str, ...] = (),
+    varying_only: bool = False,
 ) -> str:
     """The query turning raw string fields into access-request rows, in DuckDB.
 
-    `relation` holds `source_line`, `event_at_ms`, `log_group`, `log_stream` (and `message`
-    when `with_message`), and one VARCHAR column per raw field in `present` (canonical columns,
-    `_request_time`, `_request_time_epoch`, `extra`). The result has every access-request
-    column in schema order (`requested_at` as epoch ms), then `_problem`: the reason a record
-    is quarantined, or NULL. Running it where the fields are extracted (a whole-file scan, or
-    a chunk) keeps the work vectorised and parallel.
+    `relation` holds `source_line` (unless `varying_only`), `event_at_ms`, `log_group`,
+    `log_stream` (and `message` when `with_message`), and one VARCHAR column per raw field in
+    `present` (canonical columns, `_request_time`, `_request_time_epoch`, `extra`). The result
+    has the access-request columns in schema order (`requested_at` as epoch ms), then `message`
+    and the `carry` columns of the relation, then `_problem`: the reason a record is
+    quarantined, or NULL.
+    Running it where the fields are extracted (a whole-file scan, or a chunk) keeps the work
+    vectorised and parallel.
+
+    `varying_only` (a whole-file scan of a plain file, whose rows are many) leaves out the
+    columns that are the same in every row (absent fields, the file, the log group and
+    stream) and `source_line` (the rows come in file order: numbering them in SQL would need
+    a window, which runs on one thread), for the caller to add, and keeps `message` only for
+    quarantined records.
     """
     fields = [c for c in present if c != EXTRA]
     numeric = [c for c in _NUMERIC_COLUMNS if c in present]
@@ -255,11 +265,18 @@ def access_rows_sql(
         if column == "error_message":
             value = f"trim({value}, '\"')"
         level_fields.append(f"{value} AS {sql_name(column)}")
-    kept = [*message, *level_fields, *([EXTRA] if EXTRA in present else [])]
-    cleaned = (
-        "SELECT source_line, event_at_ms, log_group, log_stream, "
-        f"{_api_type_sql(present)} AS _api_type, {', '.join(kept)} FROM {relation}"
-    )
+    kept = [
+        *([] if varying_only else ["source_line"]),
+        "event_at_ms",
+        "log_group",
+        "log_stream",
+        f"{_api_type_sql(present)} AS _api_type",
+        *message,
+        *carry,
+        *level_fields,
+        *([EXTRA] if EXTRA in present else []),
+    ]
+    cleaned = f"SELECT {', '.join(kept)} FROM {relation}"
     as_numbers = [f"{_number_sql(c)} AS {sql_name('#' + c)}" for c in numbers]
     timed = (
         f"SELECT *, {_requested_at_sql(present)} AS _requested_at_ms"
@@ -274,8 +291,32 @@ def access_rows_sql(
         for label, c in checks
     )
     problem = f"CASE {problem} WHEN _requested_at_ms IS NULL THEN {sql_text(_NO_TIME)} END"
+    outputs = [
+        f"{expression} AS {sql_name(name)}"
+        for name, expression in _output_columns(
+            present, numeric, source_file=source_file, api_type=api_type
+        )
+        if expression is not None and not (varying_only and expression.startswith(_CONSTANT))
+    ]
+    rows = f"SELECT {', '.join([*outputs, *message, *carry])}, {problem} AS _problem FROM ({timed})"
+    if varying_only and with_message:
+        return (
+            "SELECT * REPLACE (CASE WHEN _problem IS NOT NULL THEN message END AS message) "
+            f"FROM ({rows})"
+        )
+    return rows
+
+
+# Output expressions that are the same for every row of a source start with this comment.
+_CONSTANT = "/* constant */ "
+
+
+def _output_columns(
+    present: set[str], numeric: list[str], *, source_file: str, api_type: str | None
+) -> list[tuple[str, str]]:
+    """Each access-request column's expression over the finalised fields."""
     group_canary = "coalesce(ends_with(log_group, '/Canary'), false)"
-    outputs = []
+    columns = []
     for name, dtype in polars_schema(RecordKind.ACCESS_REQUESTS).items():
         if name == "requested_at":
             expression = "_requested_at_ms"
@@ -287,19 +328,21 @@ def access_rows_sql(
             )
         elif name == "api_type":
             expression = sql_text(api_type) if api_type else "_api_type"
-        elif name in ("log_group", "log_stream", "source_line"):
-            expression = name
+        elif name == "source_line":
+            expression = _CONSTANT + name  # a whole-file scan numbers its rows in order
+        elif name in ("log_group", "log_stream"):
+            expression = _CONSTANT + name
         elif name == "source_file":
-            expression = sql_text(source_file)
+            expression = _CONSTANT + sql_text(source_file)
         elif name in numeric:
             expression = f"TRY_CAST(round_even({sql_name('#' + name)}, 0) AS {_SQL_TYPES[dtype]})"
         elif name in present:
             expression = sql_name(name)
         else:
             sql_type = _SQL_TYPES.get(dtype, "BOOLEAN" if dtype == pl.Boolean else "VARCHAR")
-            expression = f"NULL::{sql_type}"
-        outputs.append(f"{expression} AS {sql_name(name)}")
-    return f"SELECT {', '.join([*outputs, *message])}, {problem} AS _problem FROM ({timed})"
+            expression = f"{_CONSTANT}NULL::{sql_type}"
+        columns.append((name, expression))
+    return columns
 
 
 def _connection():

@@ -40,6 +40,7 @@ from apigw_analytics.schema import UTC_MS
 
 CHUNK_BYTES = 32 * 1024 * 1024
 _PEEK_BYTES = 64 * 1024
+_FIRST_CHUNK_BYTES = 256 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _ISO_PREFIX = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?"
 _TIMESTAMPED = re.compile(rf"^({_ISO_PREFIX}Z) ")
@@ -86,10 +87,14 @@ def _gunzip_stream(chunks: Iterator[bytes], source: Source) -> Iterator[bytes]:
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:
+    """The file's bytes; the first read is small, as detecting the container and the format
+    needs only the start (and a whole-file reader may take over from there)."""
     try:
         with path.open("rb") as handle:
-            while chunk := handle.read(CHUNK_BYTES):
+            size = min(_FIRST_CHUNK_BYTES, CHUNK_BYTES)
+            while chunk := handle.read(size):
                 yield chunk
+                size = CHUNK_BYTES
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror or error}", path=str(path)) from None
 

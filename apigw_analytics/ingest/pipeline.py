@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from apigw_analytics.errors import InputError
+from apigw_analytics.ingest.bulk import BulkUnsupportedError, ingest_bulk
 from apigw_analytics.ingest.containers import Source, open_source
 from apigw_analytics.ingest.registry import (
     Format,
@@ -31,7 +32,7 @@ from apigw_analytics.ingest.registry import (
     get_format,
 )
 from apigw_analytics.schema import PARTITION_TIME_COLUMN, RecordKind
-from apigw_analytics.warehouse.manifest import ManifestEntry, content_sha256
+from apigw_analytics.warehouse.manifest import FileDigest, ManifestEntry
 from apigw_analytics.warehouse.writer import WarehouseWriter
 
 _SNIFF_MESSAGES = 50
@@ -228,6 +229,47 @@ class _SourceIngest:
             )
 
 
+def _read_whole(
+    writer: WarehouseWriter,
+    report: SourceReport,
+    fmt: Format,
+    source: Source,
+    sample: Sample,
+    context: ParseContext,
+    digest: FileDigest,
+) -> bool:
+    """Read a plain-text source in one DuckDB query when its format offers one; False when
+    it must be read chunk by chunk (nothing of the attempt is kept then)."""
+    planner = getattr(fmt, "bulk_scans", None)
+    if planner is None or source.container != "plain":
+        return False
+    for scan in planner(source.path, sample, context):
+        try:
+            counts = ingest_bulk(
+                scan,
+                source.path,
+                source_file=report.path,
+                api_type=context.api_type,
+                writer=writer,
+                digest=digest,
+            )
+            break
+        except BulkUnsupportedError:
+            writer.discard_source()
+    else:
+        return False
+    report.records_read += counts.records_read
+    report.first_at, report.last_at = counts.first_at, counts.last_at
+    _SourceIngest(writer, report, fmt).absorb(
+        ParseResult(
+            quarantine=pl.concat(counts.quarantine) if counts.quarantine else None,
+            skipped=counts.skipped,
+            records_parsed=counts.records_parsed,
+        )
+    )
+    return True
+
+
 def _ingest_source(
     writer: WarehouseWriter,
     path: Path,
@@ -239,14 +281,13 @@ def _ingest_source(
     report = SourceReport(path=str(path))
     try:
         report.size_bytes = path.stat().st_size
-        sha256 = content_sha256(path)
+        digest = FileDigest(path)
+        # Only a file of a size already ingested can be a repeat: others are read while hashed.
+        if writer.knows_size(report.size_bytes) and writer.is_ingested(digest.result().sha256):
+            report.status = "already ingested"
+            return report
     except OSError as error:
-        report.status = "failed"
-        report.error = f"{path}: cannot read: {error.strerror or error}"
-        return report
-    if writer.is_ingested(sha256):
-        report.status = "already ingested"
-        return report
+        return _unreadable(report, path, error)
     try:
         source = open_source(path)
         report.container = source.container
@@ -260,34 +301,45 @@ def _ingest_source(
         )
         if first_chunk is None or first_chunk.height == 0:
             if source.skipped_records:  # only control messages: read whole, nothing to parse
-                return _commit(writer, source, report, sha256)
+                return _commit(writer, source, report, digest)
             raise InputError("empty file: no records", path=str(path))
         fmt = forced or detect_format(sample, str(path))
         report.format = fmt.name
-        parser = fmt.open_parser(
-            ParseContext(
-                source_file=str(path),
-                api_type=api_type,
-                log_group=source.log_group,
-                options=context_options,
-            )
+        context = ParseContext(
+            source_file=str(path),
+            api_type=api_type,
+            log_group=source.log_group,
+            options=context_options,
         )
-        ingest = _SourceIngest(writer, report, fmt)
-        for chunk in _chain(first_chunk, source):
-            report.records_read += chunk.height
-            ingest.absorb(parser.feed(chunk))
-        ingest.absorb(parser.finish())
+        if not _read_whole(writer, report, fmt, source, sample, context, digest):
+            parser = fmt.open_parser(context)
+            ingest = _SourceIngest(writer, report, fmt)
+            for chunk in _chain(first_chunk, source):
+                report.records_read += chunk.height
+                ingest.absorb(parser.feed(chunk))
+            ingest.absorb(parser.finish())
     except InputError as error:
         writer.discard_source()
         report.status = "failed"
         report.error = str(error)
         return report
-    return _commit(writer, source, report, sha256)
+    return _commit(writer, source, report, digest)
+
+
+def _unreadable(report: SourceReport, path: Path, error: OSError) -> SourceReport:
+    report.status = "failed"
+    report.error = f"{path}: cannot read: {error.strerror or error}"
+    return report
 
 
 def _commit(
-    writer: WarehouseWriter, source: Source, report: SourceReport, sha256: str
+    writer: WarehouseWriter, source: Source, report: SourceReport, digest: FileDigest
 ) -> SourceReport:
+    try:
+        sha256 = digest.result().sha256
+    except OSError as error:
+        writer.discard_source()
+        return _unreadable(report, source.path, error)
     _finish_source(source, report)
     entry = ManifestEntry(
         sha256=sha256,

@@ -133,8 +133,9 @@ def test_request_id_is_the_key_without_extended_id(tmp_path, data_dir):
 _KILLED_INGEST = textwrap.dedent(
     """
     import sys
-    from apigw_analytics.ingest import containers
-    containers.CHUNK_BYTES = 16 * 1024  # many small chunks: many staging files before commit
+    from apigw_analytics.ingest import bulk, containers
+    containers.CHUNK_BYTES = 16 * 1024  # many small chunks: many staging writes before commit
+    bulk.BATCH_ROWS = 256
     from apigw_analytics.cli import main
     sys.argv = ["apigw-analyze", "ingest", sys.argv[1], "--data", sys.argv[2], "--quiet"]
     main()

@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import orjson
 import polars as pl
 
-from apigw_analytics.ingest.access_fields import EXTRA, column_for_key, finalize_access
+from apigw_analytics.ingest.access_fields import (
+    EXTRA,
+    column_for_key,
+    finalize_access,
+    sql_name,
+    sql_text,
+)
+from apigw_analytics.ingest.bulk import BulkScan, path_literal
 from apigw_analytics.ingest.events import EMPTY_QUARANTINE, quarantine_frame
 from apigw_analytics.ingest.registry import ParseContext, ParseResult, Sample, register
 from apigw_analytics.schema import RecordKind
@@ -220,6 +228,69 @@ class JsonAccessFormat:
 
     def open_parser(self, context: ParseContext) -> _JsonAccessParser:
         return _JsonAccessParser(context, self._key_columns)
+
+    def bulk_scans(self, path: Path, sample: Sample, context: ParseContext) -> list[BulkScan]:
+        """A whole-file `read_json` of JSON lines (none when DuckDB cannot read the start).
+
+        DuckDB learns the keys and their types from a sample of the file, and then fails on a
+        record with a key the sample did not have (so a key that appears late is never dropped:
+        the file is read chunk by chunk instead) and on any line that is not strict JSON (the
+        tolerant path reads those). Values are read as the sample's types and turned back into
+        text when that is exact (text, integers, booleans, lowercase UUIDs as AWS writes them);
+        otherwise every value is read as JSON text and unquoted, which is slower.
+        """
+        source = path_literal(path)
+        if source is None:
+            return []
+        reader = f"read_json({source}, format = 'newline_delimited', records = true"
+        connection = duckdb.connect()
+        try:
+            typed = connection.sql(f"SELECT * FROM {reader})")
+            keys, types = typed.columns, [str(kind) for kind in typed.types]
+        except duckdb.Error:
+            return []
+        finally:
+            connection.close()
+        objects = [obj for m in sample.messages for obj in _loads(m) or []]
+        if not {key for obj in objects for key in obj} <= set(keys):
+            return []  # DuckDB renamed a key (names that differ only in case)
+        exact = all(
+            kind in _EXACT_AS_TEXT
+            or (kind == "UUID" and all(_is_aws_uuid(obj.get(key)) for obj in objects))
+            for key, kind in zip(keys, types, strict=True)
+        )
+        if exact:
+            reader, value = f"{reader})", "CAST({} AS VARCHAR)"
+        else:
+            reader, value = f"{reader}, maximum_depth = 1)", "{}->>'$'"
+        key_map = _KeyMap(list(self._key_columns or {}), dict(self._key_columns or {}))
+        for key in keys:
+            key_map.learn(key)
+        fields = [
+            f"{value.format(sql_name(key))} AS {sql_name(column)}"
+            for key, column in key_map.columns.items()
+            if column != EXTRA and key in keys
+        ]
+        extras = [key for key, column in key_map.columns.items() if column == EXTRA]
+        if extras:
+            pairs = ", ".join(f"{sql_text(key)}, {value.format(sql_name(key))}" for key in extras)
+            fields.append(f"json_object({pairs})::VARCHAR AS {EXTRA}")
+        present = {column for key, column in key_map.columns.items() if key in keys}
+        relation = (
+            "(SELECT NULL::BIGINT AS event_at_ms, NULL::VARCHAR AS log_group, "
+            f"NULL::VARCHAR AS log_stream, {', '.join(fields)} FROM {reader})"
+        )
+        return [BulkScan(relation, frozenset(present))]
+
+
+# DuckDB types whose text is the value's text in the file.
+_EXACT_AS_TEXT = {"VARCHAR", "BIGINT", "UBIGINT", "BOOLEAN"}
+_AWS_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _is_aws_uuid(value: object) -> bool:
+    """A UUID as AWS writes it (lowercase, hyphenated), which DuckDB's UUID text reproduces."""
+    return value is None or (isinstance(value, str) and bool(_AWS_UUID.match(value)))
 
 
 register(JsonAccessFormat())

@@ -13,18 +13,27 @@ access_xml); matching is done by polars' regex engine over a whole chunk at once
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import unescape
+from pathlib import Path
 
 import polars as pl
 
 from apigw_analytics.errors import FormatError
-from apigw_analytics.ingest.access_fields import EXTRA, column_for_variable, finalize_access
+from apigw_analytics.ingest.access_fields import (
+    EXTRA,
+    column_for_variable,
+    finalize_access,
+    sql_name,
+    sql_text,
+)
+from apigw_analytics.ingest.bulk import RAW_LINES, BulkScan, path_literal
 from apigw_analytics.ingest.events import EMPTY_QUARANTINE
 from apigw_analytics.ingest.registry import ParseContext, ParseResult, Sample
 from apigw_analytics.schema import RecordKind
 
 _VARIABLE = re.compile(r"\$context\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)")
+_WHITESPACE = " \t\n\r\f\v"
 _REGEX_META = set("\\.+*?()|[]{}^$#&-~")
 _NUMBER = r"-?\d+(?:\.\d+)?|-"
 _VALUE_PATTERNS: dict[str, str] = {
@@ -69,12 +78,21 @@ def _capture(variable: str, next_literal: str) -> str:
 
 @dataclass(frozen=True)
 class CompiledTemplate:
-    """A template as a regex (one named group per variable) and the columns of the groups."""
+    """A template as a regex (one named group per variable) and the columns of the groups.
+
+    `literals` and `variables` are the template's pieces (`literals[i]` precedes
+    `variables[i]`), `captures` each variable's value pattern and `groups` its group name
+    (None when its column is taken by an earlier variable).
+    """
 
     template: str
     rust_pattern: str
     python_pattern: re.Pattern[str]
     group_columns: dict[str, str]
+    literals: tuple[str, ...] = ()
+    variables: tuple[str, ...] = ()
+    captures: tuple[str, ...] = ()
+    groups: tuple[str | None, ...] = ()
 
     def matches(self, line: str) -> bool:
         return bool(self.python_pattern.match(line))
@@ -90,23 +108,227 @@ def compile_template(template: str) -> CompiledTemplate:
     rust = [r"^\s*", _escape(literals[0])]
     python = [r"^\s*", _escape(literals[0])]
     group_columns: dict[str, str] = {}
+    captures: list[str] = []
+    groups: list[str | None] = []
     for index, variable in enumerate(variables):
         following = literals[index + 1]
         capture = _capture(variable, following)
+        captures.append(capture)
         column = column_for_variable(variable)
         group = f"g{index}"
         if column and column not in group_columns.values():
             group_columns[group] = column
+            groups.append(group)
             rust.append(f"(?<{group}>{capture})")
             python.append(f"(?P<{group}>{capture})")
         else:
+            groups.append(None)
             rust.append(f"(?:{capture})")
             python.append(f"(?:{capture})")
         rust.append(_escape(following))
         python.append(_escape(following))
     rust.append(r"\s*$")
     python.append(r"\s*$")
-    return CompiledTemplate(template, "".join(rust), re.compile("".join(python)), group_columns)
+    return CompiledTemplate(
+        template,
+        "".join(rust),
+        re.compile("".join(python)),
+        group_columns,
+        tuple(literals),
+        tuple(variables),
+        tuple(captures),
+        tuple(groups),
+    )
+
+
+# Values with a fixed number of spaces in them (a CLF time: `20/Jul/2026:01:50:15 +0000`).
+_SPACES_IN_VALUE = {"requestTime": 1}
+_SPACE_FREE_CAPTURES = {pattern for name, pattern in _VALUE_PATTERNS.items() if name != "routeKey"}
+_SPACE_FREE_CAPTURES |= {_NUMBER, "[^ ]*", ".*"}  # `.*` comes last: a space adds a column
+
+
+@dataclass(frozen=True)
+class _Atom:
+    """One literal character of a template, or one part of a value (`variable` >= 0; a value
+    with k spaces is k + 1 parts joined by literal spaces; `spaced`: any number of spaces)."""
+
+    char: str = ""
+    variable: int = -1
+    spaced: bool = False
+
+
+def _atoms(compiled: CompiledTemplate) -> list[_Atom]:
+    atoms: list[_Atom] = []
+    for index, variable in enumerate(compiled.variables):
+        atoms.extend(_Atom(char) for char in compiled.literals[index])
+        capture = compiled.captures[index]
+        spaces = _SPACES_IN_VALUE.get(variable, 0 if capture in _SPACE_FREE_CAPTURES else None)
+        for part in range((spaces or 0) + 1):
+            if part:
+                atoms.append(_Atom(" "))
+            atoms.append(_Atom(variable=index, spaced=spaces is None))
+    atoms.extend(_Atom(char) for char in compiled.literals[-1])
+    return atoms
+
+
+def _split(atoms: list[_Atom]) -> list[list[_Atom]]:
+    """Atoms cut at literal spaces outside quotes."""
+    pieces: list[list[_Atom]] = [[]]
+    quoted = False
+    for atom in atoms:
+        quoted ^= atom.char == '"'
+        if atom.char == " " and not quoted:
+            pieces.append([])
+        else:
+            pieces[-1].append(atom)
+    return pieces
+
+
+class _NoPlanError(Exception):
+    """The template's values cannot be found by splitting at spaces."""
+
+
+# Captures every space-free cell matches: no check needed.
+_ANY_CELL = {"[^ ]*", ".*"}
+
+
+@dataclass
+class _CsvPlan:
+    """How DuckDB's CSV reader (space-separated, `"` quotes) splits a line of a template.
+
+    `parts` holds each variable's value parts (SQL over the columns `c0`, `c1`, ...), `checks`
+    the conditions that make a line one the template's regex matches with those values, and
+    `length` the line's byte length rebuilt from the columns.
+    """
+
+    columns: list[str] = field(default_factory=list)
+    parts: dict[int, list[str]] = field(default_factory=dict)
+    checks: list[str] = field(default_factory=list)
+    lengths: list[str] = field(default_factory=list)
+
+    def value(self, variable: int) -> str:
+        """A variable's value: its parts joined by the spaces between them."""
+        return " || ' ' || ".join(self.parts[variable])
+
+    def cell(self, cell: str, atoms: list[_Atom]) -> None:
+        """A cell's literal prefix and suffix must be there; the value between is a part."""
+        held = [position for position, atom in enumerate(atoms) if atom.variable >= 0]
+        text = "".join(atom.char for atom in atoms)
+        if not held:
+            self.checks.append(f"coalesce({cell}, '') = {sql_text(text)}")
+            return
+        if len(held) > 1 or atoms[held[0]].spaced:
+            raise _NoPlanError
+        prefix, suffix = text[: held[0]], text[held[0] :]
+        if prefix:
+            self.checks.append(f"starts_with({cell}, {sql_text(prefix)})")
+        if suffix:
+            self.checks.append(f"ends_with({cell}, {sql_text(suffix)})")
+        if prefix or suffix:
+            self.checks.append(f"strlen({cell}) >= {len(prefix) + len(suffix)}")
+            cell = f"{cell}[{len(prefix) + 1}:{-len(suffix) - 1}]"
+        self.parts.setdefault(atoms[held[0]].variable, []).append(f"coalesce({cell}, '')")
+
+    def column(self, atoms: list[_Atom]) -> None:
+        name = f"c{len(self.columns)}"
+        self.columns.append(name)
+        self.lengths.append(f"coalesce(strlen({name}), 0)")
+        quotes = [position for position, atom in enumerate(atoms) if atom.char == '"']
+        if not quotes:
+            self.cell(name, atoms)
+            return
+        if quotes != [0, len(atoms) - 1] or len(atoms) < 2:
+            raise _NoPlanError
+        self.lengths.append("2")
+        inside = atoms[1:-1]
+        if any(atom.spaced for atom in inside):  # one value that may hold spaces, and literals
+            self.cell(name, [_Atom(atom.char, atom.variable) for atom in inside])
+            return
+        words = _split(inside)
+        cells = [f"split_part({name}, ' ', {number})" for number in range(1, len(words) + 1)]
+        for cell, word in zip(cells, words, strict=True):
+            self.cell(cell, word)
+        spaces = len(words) - 1  # no more words than the template has
+        self.checks.append(
+            f"strlen({name}) = {' + '.join(f'strlen({c})' for c in cells)} + {spaces}"
+        )
+
+
+def _csv_plan(compiled: CompiledTemplate) -> _CsvPlan | None:
+    """The CSV reading of a template, or None when a value may hold a space that would split
+    a column, or a quote sits inside a column."""
+    plan = _CsvPlan()
+    try:
+        for atoms in _split(_atoms(compiled)):
+            plan.column(atoms)
+    except _NoPlanError:
+        return None
+    for index, capture in enumerate(compiled.captures):
+        if capture not in _ANY_CELL:
+            plan.checks.append(f"regexp_full_match({plan.value(index)}, {sql_text(capture)})")
+    return plan
+
+
+def template_bulk_scans(path: Path, compiled: CompiledTemplate) -> list[BulkScan]:
+    """Whole-file reads of a text template, fastest first.
+
+    CSV: DuckDB's CSV reader splits each line at spaces outside quotes, the fastest way to
+    fields. A line is one the template's regex matches when each cell holds its literals and
+    each value matches its pattern (spaces occur only in literals, so they fix where values
+    start and end); the lines' lengths rebuilt from the cells must add up to the file's bytes,
+    so no quote, escape or carriage return was lost on the way. Lines: each line whole, the
+    regex's groups extracted in DuckDB; this one reads any file the template fits.
+    """
+    source = path_literal(path)
+    if source is None:
+        return []
+    pattern = sql_text(compiled.rust_pattern.replace("(?<", "(?P<"))
+    present = frozenset(compiled.group_columns.values())
+    constants = (
+        "NULL::BIGINT AS event_at_ms, NULL::VARCHAR AS log_group, NULL::VARCHAR AS log_stream"
+    )
+    scans = []
+    plan = _csv_plan(compiled)
+    if plan is not None:
+        types = ", ".join(f"{sql_text(name)}: 'VARCHAR'" for name in plan.columns)
+        reader = (
+            f"read_csv({source}, columns = {{{types}}}, delim = ' ', quote = '\"', "
+            "header = false, auto_detect = false, strict_mode = true, new_line = '\\n')"
+        )
+        fields = ", ".join(
+            f"{plan.value(index)} AS {sql_name(compiled.group_columns[group])}"
+            for index, group in enumerate(compiled.groups)
+            if group is not None
+        )
+        first, last = plan.columns[0], plan.columns[-1]
+        edges = f"coalesce(ascii({first}) <= 32 OR ascii(right({last}, 1)) <= 32, false)"
+        relation = (
+            f"(SELECT {constants}, {' + '.join(plan.lengths)} + {len(plan.columns) - 1} "
+            f"AS _bytes, NOT coalesce({' AND '.join(plan.checks)}, false) AS _unmatched, "
+            f"{edges} AS _ambiguous, {fields} FROM {reader})"
+        )
+        scans.append(BulkScan(relation, present, ("_bytes", "_unmatched", "_ambiguous")))
+    names = "[" + ", ".join(sql_text(group) for group in compiled.group_columns) + "]"
+    fields = ", ".join(
+        f"_re.{sql_name(group)} AS {sql_name(column)}"
+        for group, column in compiled.group_columns.items()
+    )
+    blank = (
+        "CASE WHEN line IS NULL THEN true WHEN ascii(line) > 32 THEN false "
+        f"ELSE trim(line, {sql_text(_WHITESPACE)}) = '' END"
+    )
+    lines = (
+        f"SELECT line AS message, coalesce(strlen(line), 0) AS _bytes, {blank} AS _blank, "
+        f"NOT coalesce(regexp_full_match(line, {pattern}), false) AS _unmatched "
+        f"FROM {RAW_LINES.format(path=source)}"
+    )
+    relation = (
+        f"(SELECT {constants}, message, _bytes, _blank, _unmatched, {fields} FROM "
+        f"(SELECT *, CASE WHEN NOT _unmatched THEN regexp_extract(message, {pattern}, {names}) "
+        f"END AS _re FROM ({lines})))"
+    )
+    scans.append(BulkScan(relation, present, ("message", "_bytes", "_blank", "_unmatched")))
+    return scans
 
 
 def json_template_keys(template: str) -> dict[str, str] | None:
@@ -201,6 +423,15 @@ class PresetFormat:
     def open_parser(self, context: ParseContext) -> TemplateParser:
         return TemplateParser(self._compiled, context, xml=self._xml)
 
+    def bulk_scans(self, path: Path, sample: Sample, context: ParseContext) -> list[BulkScan]:
+        """Whole-file reads of the preset most of the first lines match (XML: none, its values
+        need unescaping)."""
+        if self._xml:
+            return []
+        lines = [m for m in sample.messages if m.strip()][:50]
+        scores = [sum(c.matches(line) for line in lines) for c in self._compiled]
+        return template_bulk_scans(path, self._compiled[scores.index(max(scores))])
+
 
 class CustomTemplateFormat:
     """The format given with `--access-format`: exactly the stage's template."""
@@ -221,3 +452,12 @@ class CustomTemplateFormat:
 
             return JsonAccessFormat(key_columns=self._json_keys).open_parser(context)
         return TemplateParser([self._compiled], context, xml="<" in self._compiled.template)
+
+    def bulk_scans(self, path: Path, sample: Sample, context: ParseContext) -> list[BulkScan]:
+        if self._json_keys is not None:
+            from apigw_analytics.ingest.formats.access_json import JsonAccessFormat
+
+            return JsonAccessFormat(key_columns=self._json_keys).bulk_scans(path, sample, context)
+        if "<" in self._compiled.template:
+            return []
+        return template_bulk_scans(path, self._compiled)
