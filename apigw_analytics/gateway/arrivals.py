@@ -71,7 +71,8 @@ class ArrivalColumns:
     `strings` holds the coded string columns, `numbers` the numeric ones (NUMBER_COLUMNS; one
     that is null throughout is left out), `invalidate` whether the request sent
     `Cache-Control: max-age=0` (in `extra`; empty when none did), and
-    `request_ids` the Arrow string columns kept for the outcomes' request key.
+    `request_ids` the Arrow string columns kept for the outcomes' request key (one that is null
+    throughout is left out).
     """
 
     t_ms: np.ndarray
@@ -287,7 +288,7 @@ def read_batches(
     strings: dict[str, _StringCodes] = {}
     numbers: dict[str, np.ndarray] = {}
     invalidate = np.zeros(0, np.bool_)
-    request_ids: dict[str, list[pa.Array]] = {}
+    request_ids: dict[str, list[pa.Array | int]] = {}
     start = 0
     for batch in batches:
         stop = start + batch.num_rows
@@ -305,7 +306,9 @@ def read_batches(
                     numbers[name][:start] = np.nan if null is None else null
                 _fill_numbers(chunk, numbers[name][start:stop], null)
             elif name in REQUEST_ID_COLUMNS:
-                request_ids.setdefault(name, []).append(chunk)
+                # An all-null chunk is kept as its length: its offsets would be memory for nothing.
+                null = chunk.null_count == len(chunk)
+                request_ids.setdefault(name, []).append(len(chunk) if null else chunk)
             elif name == "extra" and cache_control and chunk.null_count < len(chunk):
                 found = pc.fill_null(pc.match_substring(chunk, "max-age=0"), False)
                 if len(invalidate) == 0:
@@ -319,7 +322,19 @@ def read_batches(
         strings={name: codes.finish() for name, codes in strings.items()},
         numbers=numbers,
         invalidate=invalidate,
-        request_ids={name: pa.chunked_array(chunks) for name, chunks in request_ids.items()},
+        request_ids={
+            name: _strings(chunks)
+            for name, chunks in request_ids.items()
+            if not all(isinstance(chunk, int) for chunk in chunks)
+        },
+    )
+
+
+def _strings(chunks: list[pa.Array | int]) -> pa.ChunkedArray:
+    """Chunks of a string column, each all-null chunk given by its length."""
+    kind = next(chunk.type for chunk in chunks if not isinstance(chunk, int))
+    return pa.chunked_array(
+        [pa.nulls(chunk, kind) if isinstance(chunk, int) else chunk for chunk in chunks], kind
     )
 
 
