@@ -10,11 +10,17 @@ time of the `apigw-analyze query` command (a fresh process each time).
 
 Targets: every question <= 1 s, CLI wall time <= 1.5 s, ratio to bare DuckDB <= 1.2.
 The warehouse is kept under --data (default /tmp) and reused when it already holds that size.
+
+Times are medians of --repeat runs. Wall time depends on what else the machine runs, so the
+CPU seconds used (all of DuckDB's threads; the child process for the CLI) are printed too, with
+the load average before and after: on a shared machine they tell the work from the waiting.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -65,21 +71,34 @@ def bare_connection(root: Path, ours: duckdb.DuckDBPyConnection) -> duckdb.DuckD
     return connection
 
 
-def timed(*functions, repeat: int) -> list[float]:
-    """Median seconds of `repeat` runs of each function, after one warm-up run of each.
+def _cpu_s() -> float:
+    """CPU seconds used so far by this process (every thread) and its finished children."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def timed(*functions, repeat: int) -> list[tuple[float, float]]:
+    """Median (wall, CPU) seconds of `repeat` runs of each function, after a warm-up run of each.
 
     The functions take turns, run by run, so that a burst of load from elsewhere on a shared
     machine falls on both sides of a ratio rather than on one.
     """
-    samples: list[list[float]] = [[] for _ in functions]
+    samples: list[list[tuple[float, float]]] = [[] for _ in functions]
     for function in functions:
         function()
     for _ in range(repeat):
         for function, timings in zip(functions, samples, strict=True):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), _cpu_s()
             function()
-            timings.append(time.perf_counter() - started)
-    return [statistics.median(timings) for timings in samples]
+            timings.append((time.perf_counter() - started, _cpu_s() - cpu_started))
+    return [
+        (statistics.median(w for w, _ in timings), statistics.median(c for _, c in timings))
+        for timings in samples
+    ]
+
+
+def _load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def main() -> None:
@@ -98,11 +117,15 @@ def main() -> None:
     print(f"first connection (views, dedupe check or cache): {time.perf_counter() - started:.2f} s")
     bare = bare_connection(root, connection)
 
-    print(f"\n{'question':26} {'ours_s':>8} {'bare_s':>8} {'ratio':>6}")
+    print(f"load average before: {_load()}")
+    print(
+        f"\n{'question':26} {'ours_s':>8} {'bare_s':>8} {'ratio':>6}"
+        f" {'ours_cpu_s':>11} {'bare_cpu_s':>11}"
+    )
     failures = []
     for name, spec in catalogue().items():
         bound = spec.bind({})
-        ours, baseline = timed(
+        (ours, ours_cpu), (baseline, baseline_cpu) = timed(
             lambda name=name: run_query(name, connection=connection),
             lambda spec=spec, bound=bound: bare.sql(spec.sql, params=bound).pl(),
             repeat=args.repeat,
@@ -110,7 +133,10 @@ def main() -> None:
         ratio = ours / baseline
         flag = "" if ours <= TARGET_QUERY_S and ratio <= TARGET_RATIO else "  <-- over target"
         failures += [name] if flag else []
-        print(f"{name:26} {ours:8.3f} {baseline:8.3f} {ratio:6.2f}{flag}")
+        print(
+            f"{name:26} {ours:8.3f} {baseline:8.3f} {ratio:6.2f}"
+            f" {ours_cpu:11.3f} {baseline_cpu:11.3f}{flag}"
+        )
 
     command = [
         str(Path(sys.executable).with_name("apigw-analyze")),
@@ -123,11 +149,12 @@ def main() -> None:
         "--out",
         "/dev/null",
     ]
-    (wall,) = timed(lambda: subprocess.run(command, check=True), repeat=args.repeat)
+    ((wall, cpu),) = timed(lambda: subprocess.run(command, check=True), repeat=args.repeat)
     print(
         f"\napigw-analyze query overview (wall, fresh process): {wall:.3f} s "
-        f"(target {TARGET_CLI_S} s)"
+        f"(target {TARGET_CLI_S} s; {cpu:.3f} CPU s)"
     )
+    print(f"load average after: {_load()}")
     print(
         "all within targets"
         if not failures and wall <= TARGET_CLI_S

@@ -10,9 +10,9 @@
 -- An episode is a run of seconds with at least one 429 where consecutive such seconds are at
 -- most gap_s apart. peak_arrivals_per_s is the busiest second of the episode (all statuses);
 -- top_route and top_api_key had the most 429s in it (ties broken by name).
--- Episodes are found from per-second counts; each second finds its episode by an ASOF join
--- (the latest episode started at or before it), each 429 by its second, so the work grows
--- with the seconds and the 429s, not with their product. Only the 429s are read twice.
+-- Episodes are found from per-second counts; each second finds its episode through a time
+-- bucket, each 429 through its second, so the work grows with the seconds and the 429s, not
+-- with their product. Only the 429s are read twice.
 WITH per_second AS (
     SELECT
         api_id,
@@ -55,6 +55,21 @@ episodes AS (
     FROM numbered
     GROUP BY api_id, stage, episode
 ),
+episode_buckets AS (
+    -- Each episode listed once per (gap_s + 1)-second bucket it touches: episodes of a stage are
+    -- more than gap_s apart, so a bucket holds parts of two at most and a second finds its
+    -- episode by equality on the bucket (a plain range join compares every second with every
+    -- episode of its stage).
+    SELECT
+        *,
+        unnest(
+            range(
+                first_second // (greatest($gap_s, 0) + 1),
+                last_second // (greatest($gap_s, 0) + 1) + 1
+            )
+        ) AS bucket
+    FROM episodes
+),
 traffic AS (
     SELECT
         e.api_id,
@@ -63,11 +78,11 @@ traffic AS (
         sum(p.arrivals) AS requests,
         max(p.arrivals) AS peak_arrivals_per_s
     FROM per_second AS p
-    ASOF JOIN episodes AS e
+    JOIN episode_buckets AS e
         ON p.api_id IS NOT DISTINCT FROM e.api_id
         AND p.stage IS NOT DISTINCT FROM e.stage
-        AND p.second_epoch >= e.first_second
-    WHERE p.second_epoch <= e.last_second
+        AND p.second_epoch // (greatest($gap_s, 0) + 1) = e.bucket
+        AND p.second_epoch BETWEEN e.first_second AND e.last_second
     GROUP BY e.api_id, e.stage, e.episode
 ),
 throttled_requests AS (
