@@ -26,7 +26,12 @@ from numba import njit
 from apigw_analytics.errors import ConfigError, WarehouseError
 from apigw_analytics.gateway.arrivals import CODED_COLUMNS, ArrivalColumns, read_batches
 from apigw_analytics.gateway.config import GatewayConfig
-from apigw_analytics.gateway.engine import Simulation, needed_columns, simulate_columns
+from apigw_analytics.gateway.engine import (
+    Simulation,
+    needed_columns,
+    simulate_columns,
+    small_pages,
+)
 from apigw_analytics.gateway.policy import CACHE_HIT, CACHE_RESULTS, LAYER_NAMES
 from apigw_analytics.schema import RecordKind, validate
 from apigw_analytics.warehouse.layout import WarehouseLayout
@@ -290,10 +295,11 @@ def run_replay(root: Path, config: GatewayConfig, name: str) -> ReplayReport:
     if not _NAME.match(name):
         raise ConfigError(f"--name {name!r}: letters, digits, '.', '_' or '-' (at most 100)")
     columns = ["request_id", "extended_request_id", *needed_columns(config)]
-    arrivals = read_arrivals(root, columns, cache_control="extra" in columns)
-    sim = simulate_columns(arrivals, config)
-    with ThreadPoolExecutor(1) as pool:
-        written = pool.submit(write_outcomes, root, name, outcomes_table(sim, name))
-        report = report_of(sim, name, replay_dir(root, name))
-        written.result()
+    with small_pages():
+        arrivals = read_arrivals(root, columns, cache_control="extra" in columns)
+        sim = simulate_columns(arrivals, config)
+        with ThreadPoolExecutor(1) as pool:
+            written = pool.submit(write_outcomes, root, name, outcomes_table(sim, name))
+            report = report_of(sim, name, replay_dir(root, name))
+            written.result()
     return report
