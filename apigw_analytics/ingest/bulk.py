@@ -203,11 +203,11 @@ def ingest_bulk(
     )
     batches = _Batches(scan, source_file, writer)
     connection = duckdb.connect()
-    connection.execute("SET enable_progress_bar = false; SET arrow_large_buffer_size = true")
+    connection.execute("SET enable_progress_bar = false")
     try:
         for batch in connection.sql(query).to_arrow_reader(BATCH_ROWS):
             batches.add(batch)
-    except duckdb.Error as error:
+    except (duckdb.Error, OSError) as error:  # DuckDB's errors reach the reader as OSError
         raise BulkUnsupportedError(str(error).splitlines()[0]) from None
     finally:
         connection.close()

@@ -43,6 +43,22 @@ from apigw_analytics.warehouse.layout import QUARANTINE_TABLE, WarehouseLayout
 from apigw_analytics.warehouse.manifest import ManifestEntry, read_manifest, write_manifest
 
 DEDUPE_KEY_COLUMN = "_dedupe_key"
+ROW_GROUP_ROWS = 1 << 17
+# Ids are unique per row: their min/max statistics never let a reader skip a row group.
+_IDS = frozenset(
+    {
+        "request_id",
+        "extended_request_id",
+        "integration_request_id",
+        "xray_trace_id",
+        "message_id",
+        "event_id",
+    }
+)
+# Ids, times and line numbers are (nearly) unique per row: a dictionary saves nothing there and
+# costs a third of the write time, so they are written plainly.
+_UNIQUE = _IDS | {"requested_at", "first_event_at", "last_event_at", "event_at", "source_line"}
+ROW_GROUP_ROWS = 1 << 17
 # Columns nearly unique per row (ids, times, line numbers): a dictionary saves nothing there and
 # costs a third of the write time, so they are written plainly.
 _UNIQUE = frozenset(
@@ -165,13 +181,25 @@ _KEY_COLUMNS: dict[RecordKind, tuple[str, ...]] = {
 
 @functools.cache
 def arrow_schema(kind: RecordKind) -> pa.Schema:
-    """The Arrow schema every staged file of a kind is written with (the polars schema's)."""
+    """The Arrow schema every staged file of a kind is written with: the polars schema's, with
+    32-bit string offsets (what DuckDB hands over; batches are far below 2 GB)."""
     from apigw_analytics.schema import empty_frame
 
-    return empty_frame(kind).to_arrow().schema
+    schema = empty_frame(kind).to_arrow().schema
+    return pa.schema(
+        [
+            field.with_type(pa.string()) if field.type == pa.large_string() else field
+            for field in schema
+        ]
+    )
 
 
-_QUARANTINE_ARROW = pl.DataFrame(schema=QUARANTINE_SCHEMA).to_arrow().schema
+_QUARANTINE_ARROW = pa.schema(
+    [
+        (name, pa.int64() if dtype == pl.Int64 else pa.string())
+        for name, dtype in QUARANTINE_SCHEMA.items()
+    ]
+)
 
 
 def _append(keys: pl.Series | None, more: pl.Series) -> pl.Series:
@@ -209,8 +237,12 @@ class _StagedFile:
     schema: pa.Schema
     writer: pq.ParquetWriter | None = None
     rows: int = 0
+    pending: list[pa.Table] = field(default_factory=list)
+    pending_rows: int = 0
 
     def append(self, table: pa.Table) -> None:
+        """Buffer rows into row groups of about `ROW_GROUP_ROWS` (readers skip by group; small
+        groups cost time to write and read). The file exists from the first append on."""
         if self.writer is None:
             self.staged.parent.mkdir(parents=True, exist_ok=True)
             self.writer = pq.ParquetWriter(
@@ -219,12 +251,22 @@ class _StagedFile:
                 compression="zstd",
                 compression_level=1,
                 use_dictionary=[name for name in self.schema.names if name not in _UNIQUE],
+                write_statistics=[name for name in self.schema.names if name not in _IDS],
             )
-        self.writer.write_table(table, row_group_size=1 << 20)
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
         self.rows += table.num_rows
+        if self.pending_rows >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.writer is not None and self.pending:
+            self.writer.write_table(pa.concat_tables(self.pending), row_group_size=1 << 30)
+        self.pending, self.pending_rows = [], 0
 
     def close(self) -> None:
         if self.writer is not None:
+            self._flush()
             self.writer.close()
             self.writer = None
 
