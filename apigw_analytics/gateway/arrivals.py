@@ -310,7 +310,8 @@ def read_batches(
                 null = chunk.null_count == len(chunk)
                 request_ids.setdefault(name, []).append(len(chunk) if null else chunk)
             elif name == "extra" and cache_control and chunk.null_count < len(chunk):
-                found = pc.fill_null(pc.match_substring(chunk, "max-age=0"), False)
+                text = chunk.dictionary_decode() if pa.types.is_dictionary(chunk.type) else chunk
+                found = pc.fill_null(pc.match_substring(text, "max-age=0"), False)
                 if len(invalidate) == 0:
                     invalidate = np.zeros(n, np.bool_)
                 invalidate[start:stop] = found.to_numpy(zero_copy_only=False)
