@@ -63,7 +63,7 @@ def test_execution_requests_join_access_requests_on_request_id(sample_warehouse)
     ).fetchall()[0]
     rest_requests = duckdb.sql(
         f"SELECT count(*) FROM read_parquet('{data}/access_requests/**/*.parquet') "
-        "WHERE api_type = 'rest'"
+        "WHERE api_id = 'a1b2c3d4e5'"
     ).fetchall()[0][0]
     joined, same_status, timeouts, quota = agreement
     assert joined == rest_requests

@@ -32,8 +32,7 @@ def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not SAMPLE_LOGS.is_dir() or not any(SAMPLE_LOGS.iterdir()):
         pytest.skip("sample_logs/ is empty")
     root = tmp_path_factory.mktemp("sample-warehouse")
-    files = sorted(path for path in SAMPLE_LOGS.iterdir() if path.is_file())
-    ingest_paths(files, root)
+    ingest_paths([SAMPLE_LOGS], root)
     return root
 
 
