@@ -21,9 +21,10 @@ and macros the questions share (`SCALAR_MACROS`, `TABLE_MACROS`), so no `.sql` f
                         on the epoch, twice as fast as `time_bucket` on TIMESTAMPTZ
     route_name(route_key, http_method, resource_path)
                         the `route` column, for questions that name a route after grouping
-    throttle_kind(error_response_type, error_message)
+    throttle_kind(status, error_response_type, error_message)
                         what a 429 was: THROTTLED or QUOTA_EXCEEDED from the gateway response
-                        type, else from the error message; 'unknown' when neither says
+                        type, else from the error message; 'unknown' when neither says; NULL
+                        for other statuses (so the strings are only compared for 429s)
 
 A table that has never been written (no metrics ingested yet) is still a view, empty and typed
 from the schema, so questions that join it return rows instead of failing. Columns a file lacks
@@ -71,7 +72,8 @@ SCALAR_MACROS = """
 CREATE OR REPLACE MACRO route_name(key_part, method_part, path_part) AS
     coalesce(key_part, method_part || ' ' || path_part, path_part);
 
-CREATE OR REPLACE MACRO throttle_kind(response_type, message) AS CASE
+CREATE OR REPLACE MACRO throttle_kind(status_code, response_type, message) AS CASE
+    WHEN status_code IS DISTINCT FROM 429 THEN NULL
     WHEN response_type = 'QUOTA_EXCEEDED' OR (response_type IS NULL AND message = 'Limit Exceeded')
         THEN 'QUOTA_EXCEEDED'
     WHEN response_type = 'THROTTLED' OR (response_type IS NULL AND message = 'Too Many Requests')

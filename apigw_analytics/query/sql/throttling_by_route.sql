@@ -15,7 +15,7 @@ WITH filtered AS (
         coalesce(resource_path, route_key) AS resource_path,
         http_method,
         status,
-        throttle_kind(error_response_type, error_message) AS throttle_kind
+        throttle_kind(status, error_response_type, error_message) AS throttle_kind
     FROM requests_in($start, $end, $api, $stage, $route, $api_key)
 )
 SELECT
@@ -25,9 +25,9 @@ SELECT
     http_method,
     count(*) AS requests,
     count(*) FILTER (WHERE status = 429) AS throttled_429,
-    count(*) FILTER (WHERE status = 429 AND throttle_kind = 'THROTTLED') AS throttled,
-    count(*) FILTER (WHERE status = 429 AND throttle_kind = 'QUOTA_EXCEEDED') AS quota_exceeded,
-    count(*) FILTER (WHERE status = 429 AND throttle_kind = 'unknown') AS unknown_429,
+    count(*) FILTER (WHERE throttle_kind = 'THROTTLED') AS throttled,
+    count(*) FILTER (WHERE throttle_kind = 'QUOTA_EXCEEDED') AS quota_exceeded,
+    count(*) FILTER (WHERE throttle_kind = 'unknown') AS unknown_429,
     count(*) FILTER (WHERE status = 429) / count(*) AS throttled_share
 FROM filtered
 GROUP BY api_id, stage, resource_path, http_method

@@ -12,7 +12,7 @@ WITH filtered AS (
         api_id,
         stage,
         status,
-        throttle_kind(error_response_type, error_message) AS throttle_kind
+        throttle_kind(status, error_response_type, error_message) AS throttle_kind
     FROM requests_in($start, $end, $api, $stage, $route, $api_key)
 )
 SELECT
@@ -21,8 +21,8 @@ SELECT
     stage,
     count(*) AS requests,
     count(*) FILTER (WHERE status = 429) AS throttled_429,
-    count(*) FILTER (WHERE status = 429 AND throttle_kind = 'THROTTLED') AS throttled,
-    count(*) FILTER (WHERE status = 429 AND throttle_kind = 'QUOTA_EXCEEDED') AS quota_exceeded,
+    count(*) FILTER (WHERE throttle_kind = 'THROTTLED') AS throttled,
+    count(*) FILTER (WHERE throttle_kind = 'QUOTA_EXCEEDED') AS quota_exceeded,
     count(*) FILTER (WHERE status = 429) / count(*) AS throttled_share
 FROM filtered
 GROUP BY minute_start, api_id, stage
