@@ -109,12 +109,14 @@ def _simulate_frame(frame: pl.DataFrame, config: GatewayConfig) -> Simulation:
 def needed_columns(config: GatewayConfig) -> list[str]:
     """The access-request columns the model reads under `config`: the cache key and the
     `Cache-Control` header (in `extra`) only with a stage cache, the identity columns only with
-    an authorizer."""
+    an authorizer, the request ids only with a canary (its split hashes them)."""
     skipped = {"request_id", "extended_request_id", "path", "authorizer_principal_id", "source_ip"}
     if _caching(config):
         skipped.remove("path")
     if any(method.authorizer_id for method in config.methods.values()):
         skipped.difference_update(("authorizer_principal_id", "source_ip"))
+    if any(stage.canary and stage.canary.percent_traffic > 0 for stage in config.stages):
+        skipped.difference_update(("request_id", "extended_request_id"))
     columns = [name for name in arr.ARRIVAL_COLUMNS if name not in skipped]
     return [*columns, "extra"] if "path" in columns else columns
 
@@ -204,6 +206,26 @@ def _donor_rows(n, needy, donor):
     return rows
 
 
+def canary_draws(columns: arr.ArrivalColumns, seed: int) -> np.ndarray:
+    """A uniform draw in [0, 1) per arrival for the canary split: its request key hashed with
+    the seed, so whether a request went to the canary does not depend on the other arrivals
+    (how many, in what order, at what time resolution they were logged). Arrivals with no
+    request id draw from the seeded generator by position."""
+    n = len(columns)
+    ids = [
+        pl.Series(name, columns.request_ids[name].combine_chunks())
+        for name in ("extended_request_id", "request_id")
+        if name in columns.request_ids
+    ]
+    by_position = np.random.default_rng([seed, _CANARY_STREAM]).random(n)
+    if not ids:
+        return by_position
+    hashed = pl.select(pl.coalesce(ids).hash(seed)).to_series().to_numpy()
+    draws = hashed.astype(np.float64) / 2.0**64
+    has_id = pl.select(pl.coalesce(ids).is_not_null()).to_series().to_numpy()
+    return np.where(has_id, draws, by_position)
+
+
 def simulate_columns(
     columns: arr.ArrivalColumns, config: GatewayConfig, *, frame: pl.DataFrame | None = None
 ) -> Simulation:
@@ -247,8 +269,7 @@ def simulate_columns(
 
     canary = _NONE_BOOL
     if tables.route_canary_percent.any():
-        u = np.random.default_rng([seed, _CANARY_STREAM]).random(n)
-        canary = u * 100.0 < tables.route_canary_percent[route]
+        canary = canary_draws(columns, seed) * 100.0 < tables.route_canary_percent[route]
     cache_key, invalidate, response_bytes = _NONE_I32, _NONE_BOOL, _NONE_I64
     owner = np.zeros(0, np.int64)
     if route_cacheable.any():

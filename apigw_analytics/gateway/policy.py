@@ -8,9 +8,11 @@ Order of evaluation for one request (REST; HTTP APIs use the same order without 
 cache or authorizer-result cache from the stage):
 
 1. Canary split. A stage with `canarySettings.percentTraffic` sends each request to the canary
-   with that probability, drawn per request from a seeded generator (AWS does not document the
-   mechanism). A canary request uses the stage cache only when `useStageCache` is true, sharing
-   the production entries (AWS keeps them apart only across different deployments; a recording
+   with that probability (AWS does not document the mechanism). The draw is the request's key
+   (extended request id, else request id) hashed with the seed, so a request's assignment does
+   not depend on the other arrivals; a request with no id draws from the seeded generator. A
+   canary request uses the stage cache only when `useStageCache` is true, sharing the
+   production entries (AWS keeps them apart only across different deployments; a recording
    does not say which deployment served a request).
 2. Throttling, in AWS's documented order: usage-plan per-method throttle (plan × key × method),
    usage-plan per-key throttle (plan × key, shared by every stage in the plan), quota

@@ -294,7 +294,7 @@ def run_replay(root: Path, config: GatewayConfig, name: str) -> ReplayReport:
     """
     if not _NAME.match(name):
         raise ConfigError(f"--name {name!r}: letters, digits, '.', '_' or '-' (at most 100)")
-    columns = ["request_id", "extended_request_id", *needed_columns(config)]
+    columns = list(dict.fromkeys(["request_id", "extended_request_id", *needed_columns(config)]))
     with small_pages():
         arrivals = read_arrivals(root, columns, cache_control="extra" in columns)
         sim = simulate_columns(arrivals, config)
