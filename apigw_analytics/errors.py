@@ -6,6 +6,11 @@ one clear line for a person. Anything else escaping is a bug and keeps its trace
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TypeVar
+
+_Value = TypeVar("_Value")
+
 
 class ApigwError(Exception):
     """Base of every error a user can cause and fix (bad input, bad settings, missing data)."""
@@ -31,6 +36,14 @@ class FormatError(InputError):
 
 class ConfigError(ApigwError):
     """An invalid setting; the message names the setting and what is accepted."""
+
+
+def chosen(table: Mapping[str, _Value], name: str, what: str) -> _Value:
+    """`table[name]`; an unknown name is a ConfigError that lists the names accepted."""
+    try:
+        return table[name]
+    except KeyError:
+        raise ConfigError(f"unknown {what} {name!r}; known: {', '.join(table)}") from None
 
 
 class WarehouseError(ApigwError):

@@ -13,7 +13,7 @@ import re
 
 import polars as pl
 
-from apigw_analytics.errors import ConfigError
+from apigw_analytics.errors import chosen
 from apigw_analytics.ingest.access_fields import (
     REQUEST_TIME,
     REQUEST_TIME_EPOCH,
@@ -86,11 +86,7 @@ _CLF_TIME = "%d/%b/%Y:%H:%M:%S +0000"
 
 def template_named(name: str) -> str:
     """The template of an access-log format name; unknown names list the known ones."""
-    try:
-        return ACCESS_TEMPLATES[name]
-    except KeyError:
-        known = ", ".join(ACCESS_TEMPLATES)
-        raise ConfigError(f"unknown access-log format {name!r}; known: {known}") from None
+    return chosen(ACCESS_TEMPLATES, name, "access-log format")
 
 
 def _value_text(variable: str, schema: pl.Schema) -> pl.Expr:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from apigw_analytics.errors import ConfigError
+from apigw_analytics.errors import ConfigError, chosen
 
 
 @dataclass(frozen=True)
@@ -415,8 +415,4 @@ SCENARIOS: dict[str, Scenario] = {
 
 def scenario_named(name: str) -> Scenario:
     """The scenario called `name`; an unknown name is a ConfigError listing the known ones."""
-    try:
-        return SCENARIOS[name]
-    except KeyError:
-        known = ", ".join(SCENARIOS)
-        raise ConfigError(f"unknown scenario {name!r}; known: {known}") from None
+    return chosen(SCENARIOS, name, "scenario")
