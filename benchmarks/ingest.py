@@ -1,6 +1,7 @@
 """Ingest throughput against bare baselines measured in the same run.
 
     python benchmarks/ingest.py [--lines 2000000] [--clf-lines 1000000] [--keep]
+                                [--memory-lines N [N ...]]
 
 JSON: a deterministic REST access log of N lines (about 500 bytes a line) is ingested end to
 end by `apigw-analyze ingest` (a subprocess, so start-up and the manifest count), beside a bare
@@ -8,6 +9,10 @@ DuckDB `read_json` → `COPY ... TO parquet` of the same file. CLF: the REST CLF
 GoAccess writing its JSON report, when `goaccess` is installed. Each side's wall time and peak
 memory (of its own process) are printed with the ratio. Targets (issue 2): JSON ≥ 0.8× the
 bare COPY; CLF ≥ 5× GoAccess; peak memory ≤ 2 GB on a 5 GB input.
+
+`--memory-lines` ingests JSON logs of each size given (alone, after the comparisons) and prints
+the peak memory of each: it stays flat as the input grows. 10,000,000 lines is about 5.1 GB,
+the size of the streaming target (generating it takes a few minutes and 5 GB of disk).
 """
 
 from __future__ import annotations
@@ -165,17 +170,45 @@ def bench_clf(lines: int) -> None:
     _report("CLF access log", log.stat().st_size, lines, ours, base, "GoAccess JSON report")
 
 
+def bench_memory(sizes: list[int]) -> None:
+    """Peak memory of `apigw-analyze ingest` for JSON logs of growing size."""
+    print("\nStreaming: peak memory by input size (JSON access log)")
+    for lines in sizes:
+        log = WORK / f"memory-{lines}.jsonl"
+        write_json_log(log, lines)
+        data = WORK / "data-memory"
+        shutil.rmtree(data, ignore_errors=True)
+        seconds, peak_mb = _run([_cli(), "ingest", str(log), "--data", str(data), "--quiet"])
+        size_gb = log.stat().st_size / 1e9
+        print(
+            f"  {lines:>12,} lines  {size_gb:6.2f} GB  {seconds:7.2f} s  "
+            f"{size_gb * 1e3 / seconds:7.1f} MB/s  peak {peak_mb:,.0f} MB"
+        )
+        log.unlink()
+        shutil.rmtree(data, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=2_000_000)
     parser.add_argument("--clf-lines", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument(
+        "--memory-lines",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="N",
+        help="also ingest JSON logs of these sizes and print peak memory (10000000 ≈ 5 GB)",
+    )
     arguments = parser.parse_args()
     WORK.mkdir(exist_ok=True)
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
     try:
         bench_json(arguments.lines)
         bench_clf(arguments.clf_lines)
+        if arguments.memory_lines:
+            bench_memory(arguments.memory_lines)
     finally:
         if not arguments.keep:
             shutil.rmtree(WORK, ignore_errors=True)

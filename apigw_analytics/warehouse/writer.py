@@ -378,7 +378,13 @@ class WarehouseWriter:
     def _append_rows(self, kind: RecordKind, date: str, table: pa.Table) -> None:
         keys = pl.from_arrow(table.select(list(_KEY_COLUMNS[kind])))
         assert isinstance(keys, pl.DataFrame)
-        canary = pl.Series(table.column("is_canary")) if "is_canary" in table.column_names else None
+        # Kept until the source settles: copied out of the batch (a view into it would keep the
+        # whole batch alive, and memory would grow with the source).
+        canary = (
+            pl.Series(pc.fill_null(table.column("is_canary"), False))
+            if "is_canary" in table.column_names
+            else None
+        )
         staged = self._staged_file(kind.value, f"date={date}", arrow_schema(kind))
         staged.append(table)
         self._staged.pieces.setdefault(kind, []).append(
@@ -450,7 +456,7 @@ class WarehouseWriter:
                 drop = drop | (keys.is_in(committed.implode()) & pl.Series(in_date))
         fix = pl.Series([False] * len(keys))
         canaries = [piece.canary for piece in pieces if piece.canary is not None]
-        canary = pl.concat(canaries).fill_null(False) if canaries else None
+        canary = pl.concat(canaries) if canaries else None
         if canary is not None and canary.any():  # a canary copy makes the kept row canary
             frame = pl.DataFrame({"k": keys, "canary": canary, "drop": drop})
             fix = frame.select(
