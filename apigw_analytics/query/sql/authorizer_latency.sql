@@ -13,7 +13,8 @@ WITH grouped AS (
     SELECT
         api_id,
         stage,
-        route,
+        route_head(route_key, http_method, resource_path) AS route_head,
+        route_tail(route_key, http_method, resource_path) AS route_tail,
         count(*) AS requests,
         count(authorizer_latency_ms) AS authorized_requests,
         count(*) FILTER (
@@ -22,12 +23,12 @@ WITH grouped AS (
         quantile_cont(authorizer_latency_ms, [0.5, 0.9, 0.99]) AS authorizer_q,
         quantile_cont(authorizer_integration_latency_ms, [0.5, 0.99]) AS lambda_q
     FROM requests_in($start, $end, $api, $stage, $route, $api_key)
-    GROUP BY api_id, stage, route
+    GROUP BY api_id, stage, route_head, route_tail
 )
 SELECT
     api_id,
     stage,
-    route,
+    route_from(route_head, route_tail) AS route,
     requests,
     authorized_requests,
     not_invoked,

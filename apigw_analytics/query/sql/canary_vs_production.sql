@@ -12,19 +12,19 @@ WITH grouped AS MATERIALIZED (
     SELECT
         api_id,
         stage,
-        CASE WHEN coalesce(is_canary, false) THEN 'canary' ELSE 'production' END AS release,
+        coalesce(is_canary, false) AS canary,
         count(*) AS requests,
         count(*) FILTER (WHERE status BETWEEN 400 AND 499) AS client_errors_4xx,
         count(*) FILTER (WHERE status >= 500) AS server_errors_5xx,
         quantile_cont(latency_ms, [0.5, 0.99]) AS latency_q,
         quantile_cont(integration_latency_ms, [0.5, 0.99]) AS integration_q
     FROM requests_in($start, $end, $api, $stage, $route, $api_key)
-    GROUP BY ALL
+    GROUP BY api_id, stage, canary
 )
 SELECT
     api_id,
     stage,
-    release,
+    CASE WHEN canary THEN 'canary' ELSE 'production' END AS release,
     requests,
     requests / sum(requests) OVER (PARTITION BY api_id, stage) AS traffic_share,
     client_errors_4xx / requests AS client_error_rate,

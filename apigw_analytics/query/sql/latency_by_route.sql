@@ -13,7 +13,8 @@ WITH grouped AS (
     SELECT
         api_id,
         stage,
-        route,
+        route_head(route_key, http_method, resource_path) AS route_head,
+        route_tail(route_key, http_method, resource_path) AS route_tail,
         count(*) AS requests,
         avg(latency_ms) AS latency_mean_ms,
         quantile_cont(latency_ms, [0.5, 0.9, 0.99]) AS latency_q,
@@ -21,12 +22,12 @@ WITH grouped AS (
         quantile_cont(integration_latency_ms, [0.5, 0.9, 0.99]) AS integration_q,
         quantile_cont(gateway_overhead_ms, [0.5, 0.99]) AS overhead_q
     FROM requests_in($start, $end, $api, $stage, $route, $api_key)
-    GROUP BY api_id, stage, route
+    GROUP BY api_id, stage, route_head, route_tail
 )
 SELECT
     api_id,
     stage,
-    route,
+    route_from(route_head, route_tail) AS route,
     requests,
     latency_mean_ms,
     latency_q[1] AS latency_p50_ms,

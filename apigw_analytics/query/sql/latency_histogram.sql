@@ -12,7 +12,8 @@ WITH bucketed AS (
     SELECT
         api_id,
         stage,
-        route,
+        route_head(route_key, http_method, resource_path) AS route_head,
+        route_tail(route_key, http_method, resource_path) AS route_tail,
         CASE
             WHEN latency_ms < 10 THEN 0
             WHEN latency_ms < 25 THEN 10
@@ -32,9 +33,14 @@ WITH bucketed AS (
         latency_ms IS NOT NULL
 ),
 counted AS (
-    SELECT api_id, stage, route, bucket_lower_ms, count(*) AS requests
+    SELECT
+        api_id,
+        stage,
+        route_from(route_head, route_tail) AS route,
+        bucket_lower_ms,
+        count(*) AS requests
     FROM bucketed
-    GROUP BY api_id, stage, route, bucket_lower_ms
+    GROUP BY api_id, stage, route_head, route_tail, bucket_lower_ms
 )
 SELECT
     api_id,

@@ -12,7 +12,8 @@ WITH grouped AS (
     SELECT
         api_id,
         stage,
-        route,
+        route_head(route_key, http_method, resource_path) AS route_head,
+        route_tail(route_key, http_method, resource_path) AS route_tail,
         count(integration_latency_ms) AS integration_calls,
         quantile_cont(integration_latency_ms, [0.5, 0.99]) AS integration_q,
         max(integration_latency_ms) AS integration_latency_max_ms,
@@ -22,12 +23,12 @@ WITH grouped AS (
             WHERE status = 504 OR error_response_type = 'INTEGRATION_TIMEOUT'
         ) AS timeouts_504
     FROM requests_in($start, $end, $api, $stage, $route, $api_key)
-    GROUP BY api_id, stage, route
+    GROUP BY api_id, stage, route_head, route_tail
 )
 SELECT
     api_id,
     stage,
-    route,
+    route_from(route_head, route_tail) AS route,
     integration_calls,
     integration_q[1] AS integration_latency_p50_ms,
     integration_q[2] AS integration_latency_p99_ms,

@@ -8,30 +8,35 @@
 -- param api_key string: API key id; every key when omitted
 -- Arrivals are counted per whole UTC second of requested_at; logs with second precision
 -- (CLF requestTime) give the same answer, logs with ms epochs place requests exactly.
--- Seconds are grouped by a 64-bit hash of (api_id, stage, route): fewer bytes per group than
--- the names. Each route is named once afterwards, from the few distinct combinations of its
--- parts, found by a hash of the parts (an HTTP API default route answers several methods, so
--- one route can have several combinations).
-WITH per_second AS (
+-- Seconds are grouped by a 64-bit hash of api_id, stage and the route (as its two halves, see
+-- route_head): fewer bytes per group than the names; each route is named once afterwards.
+WITH keyed AS NOT MATERIALIZED (
     SELECT
-        hash(api_id, stage, route) AS route_hash,
+        api_id,
+        stage,
+        route_head(route_key, http_method, resource_path) AS route_head,
+        route_tail(route_key, http_method, resource_path) AS route_tail,
+        status,
+        requested_at
+    FROM requests_in($start, $end, $api, $stage, $route, $api_key)
+),
+per_second AS (
+    SELECT
+        hash(api_id, stage, route_head, route_tail) AS route_hash,
         epoch_us(requested_at) // 1000000 AS second_epoch,
         count(*) AS arrivals,
         count(*) FILTER (WHERE status = 429) AS throttled_429
-    FROM requests_in($start, $end, $api, $stage, $route, $api_key)
+    FROM keyed
     GROUP BY route_hash, second_epoch
 ),
-route_parts AS (
+routes AS (
     SELECT
+        hash(api_id, stage, route_head, route_tail) AS route_hash,
         first(api_id) AS api_id,
         first(stage) AS stage,
-        route_name(first(route_key), first(http_method), first(resource_path)) AS route
-    FROM requests_in($start, $end, $api, $stage, $route, $api_key)
-    GROUP BY hash(api_id, stage, route_key, http_method, resource_path)
-),
-routes AS (
-    SELECT DISTINCT hash(api_id, stage, route) AS route_hash, api_id, stage, route
-    FROM route_parts
+        route_from(first(route_head), first(route_tail)) AS route
+    FROM keyed
+    GROUP BY route_hash
 ),
 peaks AS (
     SELECT
