@@ -8,6 +8,7 @@ events already in the order CloudWatch holds them: `(timestamp, message)` with t
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from pathlib import Path
 
@@ -39,15 +40,18 @@ def _gzip(data: bytes) -> bytes:
 
 
 def _text(lines: pl.Series) -> bytes:
+    """The lines, each ended by a newline, written by polars (no Python string per line)."""
     if lines.is_empty():
         return b""
-    return ("\n".join(lines.to_list()) + "\n").encode()
+    buffer = io.BytesIO()
+    pl.DataFrame({"line": lines}).write_csv(buffer, include_header=False, quote_style="never")
+    return buffer.getvalue()
 
 
 def write_plain(path: Path, messages: pl.Series) -> list[tuple[Path, int]]:
     """One message a line (an `aws logs` download, a Firehose object with newline records)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_text(messages))
+    pl.DataFrame({"line": messages}).write_csv(path, include_header=False, quote_style="never")
     return [(path, messages.len())]
 
 
