@@ -218,6 +218,7 @@ def _requested_at_sql(present: set[str]) -> str:
         )
     if REQUEST_TIME in present:
         text = sql_name(REQUEST_TIME)
+        candidates.append(f"epoch_ms(try_strptime({text}, '%d/%b/%Y:%H:%M:%S %z'))")  # fast
         candidates.append(
             f"epoch_ms(try_strptime(substr({text}, 1, 20), '%d/%b/%Y:%H:%M:%S'))"
             f" - 60000 * {_CLF_OFFSET_MINUTES.format(t=text)}"

@@ -181,3 +181,27 @@ def test_a_canary_copy_of_a_request_marks_the_kept_row(tmp_path, data_dir, acces
     assert report.duplicates_dropped == 1
     rows = access_rows(data_dir)
     assert rows.select("source_line", "is_canary").rows() == [(1, True), (2, False)]
+
+
+def test_a_template_with_a_quoted_value_holding_spaces(tmp_path, access_rows):
+    """CSV-shaped custom template: a quoted value with spaces fills its column; an empty cell
+    and a line the template does not fit are read as the regex reads them."""
+    template = (
+        '$context.identity.sourceIp "$context.identity.userAgent" $context.status '
+        "$context.requestTimeEpoch $context.requestId"
+    )
+    lines = [
+        '203.0.113.1 "Mozilla/5.0 (X11; Linux x86_64) shop/2.3" 200 1784512215000 r1',
+        '203.0.113.2 "" 404 1784512216000 r2',
+        '203.0.113.3 "curl/8.0" 2000 1784512217000 r3',
+    ]
+    plain = tmp_path / "custom.log"
+    plain.write_text("\n".join(lines) + "\n")
+    packed = tmp_path / "custom.log.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    whole = ingest_paths([plain], tmp_path / "whole", access_template=template).sources[0]
+    chunked = ingest_paths([packed], tmp_path / "chunked", access_template=template).sources[0]
+    assert (whole.records_parsed, whole.quarantined) == (chunked.records_parsed, 1) == (2, 1)
+    rows = _rows(tmp_path / "whole", access_rows)
+    assert rows.equals(_rows(tmp_path / "chunked", access_rows))
+    assert rows["user_agent"].to_list() == ["Mozilla/5.0 (X11; Linux x86_64) shop/2.3", None]

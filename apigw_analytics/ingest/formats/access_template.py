@@ -141,19 +141,24 @@ def compile_template(template: str) -> CompiledTemplate:
     )
 
 
-# Values with a fixed number of spaces in them (a CLF time: `20/Jul/2026:01:50:15 +0000`).
-_SPACES_IN_VALUE = {"requestTime": 1}
+# Values with spaces at fixed places, as the patterns of their space-free parts (a CLF time:
+# `20/Jul/2026:01:50:15 +0000`; its `-` for "no value" would make one column less, so that line
+# is read by the regex).
+_VALUE_PARTS = {"requestTime": (r"\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d", r"[+-]\d{4}")}
 _SPACE_FREE_CAPTURES = {pattern for name, pattern in _VALUE_PATTERNS.items() if name != "routeKey"}
 _SPACE_FREE_CAPTURES |= {_NUMBER, "[^ ]*", ".*"}  # `.*` comes last: a space adds a column
+# Patterns every cell matches (a cell holds no space; the line's length shows no quote was lost).
+_ANY_CELL = {"[^ ]*", ".*"}
 
 
 @dataclass(frozen=True)
 class _Atom:
-    """One literal character of a template, or one part of a value (`variable` >= 0; a value
-    with k spaces is k + 1 parts joined by literal spaces; `spaced`: any number of spaces)."""
+    """One literal character of a template, or one space-free part of a value: `variable` >= 0
+    and `pattern` the part's regex (`spaced`: a value that may hold any number of spaces)."""
 
     char: str = ""
     variable: int = -1
+    pattern: str = ""
     spaced: bool = False
 
 
@@ -162,11 +167,12 @@ def _atoms(compiled: CompiledTemplate) -> list[_Atom]:
     for index, variable in enumerate(compiled.variables):
         atoms.extend(_Atom(char) for char in compiled.literals[index])
         capture = compiled.captures[index]
-        spaces = _SPACES_IN_VALUE.get(variable, 0 if capture in _SPACE_FREE_CAPTURES else None)
-        for part in range((spaces or 0) + 1):
-            if part:
+        parts = _VALUE_PARTS.get(variable, (capture,))
+        spaced = variable not in _VALUE_PARTS and capture not in _SPACE_FREE_CAPTURES
+        for number, pattern in enumerate(parts):
+            if number:
                 atoms.append(_Atom(" "))
-            atoms.append(_Atom(variable=index, spaced=spaces is None))
+            atoms.append(_Atom(variable=index, pattern=pattern, spaced=spaced))
     atoms.extend(_Atom(char) for char in compiled.literals[-1])
     return atoms
 
@@ -188,20 +194,28 @@ class _NoPlanError(Exception):
     """The template's values cannot be found by splitting at spaces."""
 
 
-# Captures every space-free cell matches: no check needed.
-_ANY_CELL = {"[^ ]*", ".*"}
+def _cell_pattern(atoms: list[_Atom]) -> str | None:
+    """The regex a cell's text matches when the line matches the template (None: any text)."""
+    if len(atoms) == 1 and atoms[0].pattern in _ANY_CELL:
+        return None
+    return "".join(
+        f"(?:{atom.pattern})" if atom.variable >= 0 else _escape(atom.char) for atom in atoms
+    )
 
 
 @dataclass
 class _CsvPlan:
     """How DuckDB's CSV reader (space-separated, `"` quotes) splits a line of a template.
 
-    `parts` holds each variable's value parts (SQL over the columns `c0`, `c1`, ...), `checks`
-    the conditions that make a line one the template's regex matches with those values, and
-    `length` the line's byte length rebuilt from the columns.
+    `parts` holds each variable's value parts (SQL over the columns `c0`, `c1`, ... and the
+    words `w0`, `w1`, ... of quoted columns), `checks` the regexes the columns match exactly
+    when the line matches the template's (spaces occur only where the template has them, so
+    they fix where each value starts and ends), and `lengths` the line's byte length rebuilt
+    from the columns.
     """
 
     columns: list[str] = field(default_factory=list)
+    words: dict[str, str] = field(default_factory=dict)
     parts: dict[int, list[str]] = field(default_factory=dict)
     checks: list[str] = field(default_factory=list)
     lengths: list[str] = field(default_factory=list)
@@ -210,48 +224,48 @@ class _CsvPlan:
         """A variable's value: its parts joined by the spaces between them."""
         return " || ' ' || ".join(self.parts[variable])
 
-    def cell(self, cell: str, atoms: list[_Atom]) -> None:
-        """A cell's literal prefix and suffix must be there; the value between is a part."""
+    def length(self) -> str:
+        """The line's byte length: its cells, quotes and separating spaces (an empty cell is
+        NULL; adding up without `coalesce` first is faster, and empty cells are rare)."""
+        separators = len(self.columns) - 1
+        fast = " + ".join(self.lengths)
+        slow = " + ".join(f"coalesce({length}, 0)" for length in self.lengths)
+        return f"coalesce({fast}, {slow}) + {separators}"
+
+    def _part(self, cell: str, atoms: list[_Atom]) -> None:
+        """The value part between a cell's literal prefix and suffix."""
         held = [position for position, atom in enumerate(atoms) if atom.variable >= 0]
-        text = "".join(atom.char for atom in atoms)
         if not held:
-            self.checks.append(f"coalesce({cell}, '') = {sql_text(text)}")
             return
-        if len(held) > 1 or atoms[held[0]].spaced:
+        if len(held) > 1 or (atoms[held[0]].spaced and len(atoms) > 1):
             raise _NoPlanError
-        prefix, suffix = text[: held[0]], text[held[0] :]
-        if prefix:
-            self.checks.append(f"starts_with({cell}, {sql_text(prefix)})")
-        if suffix:
-            self.checks.append(f"ends_with({cell}, {sql_text(suffix)})")
+        prefix, suffix = held[0], len(atoms) - held[0] - 1
         if prefix or suffix:
-            self.checks.append(f"strlen({cell}) >= {len(prefix) + len(suffix)}")
-            cell = f"{cell}[{len(prefix) + 1}:{-len(suffix) - 1}]"
+            cell = f"{cell}[{prefix + 1}:{-suffix - 1}]"
         self.parts.setdefault(atoms[held[0]].variable, []).append(f"coalesce({cell}, '')")
 
     def column(self, atoms: list[_Atom]) -> None:
         name = f"c{len(self.columns)}"
         self.columns.append(name)
-        self.lengths.append(f"coalesce(strlen({name}), 0)")
+        self.lengths.append(f"strlen({name})")
         quotes = [position for position, atom in enumerate(atoms) if atom.char == '"']
-        if not quotes:
-            self.cell(name, atoms)
+        if quotes:
+            if quotes != [0, len(atoms) - 1] or len(atoms) < 2:
+                raise _NoPlanError
+            self.lengths.append("2")  # the quotes
+            atoms = atoms[1:-1]
+        if any(atom.spaced for atom in atoms) and len(atoms) > 1:
+            raise _NoPlanError  # a value with spaces must fill its column alone
+        pattern = _cell_pattern(atoms)
+        if pattern is not None:
+            self.checks.append(f"regexp_full_match(coalesce({name}, ''), {sql_text(pattern)})")
+        words = _split(atoms) if quotes else [atoms]
+        if len(words) == 1:
+            self._part(name, atoms)
             return
-        if quotes != [0, len(atoms) - 1] or len(atoms) < 2:
-            raise _NoPlanError
-        self.lengths.append("2")
-        inside = atoms[1:-1]
-        if any(atom.spaced for atom in inside):  # one value that may hold spaces, and literals
-            self.cell(name, [_Atom(atom.char, atom.variable) for atom in inside])
-            return
-        words = _split(inside)
-        cells = [f"split_part({name}, ' ', {number})" for number in range(1, len(words) + 1)]
-        for cell, word in zip(cells, words, strict=True):
-            self.cell(cell, word)
-        spaces = len(words) - 1  # no more words than the template has
-        self.checks.append(
-            f"strlen({name}) = {' + '.join(f'strlen({c})' for c in cells)} + {spaces}"
-        )
+        self.words[name] = f"w{len(self.words)}"
+        for number, word in enumerate(words, start=1):
+            self._part(f"{self.words[name]}[{number}]", word)
 
 
 def _csv_plan(compiled: CompiledTemplate) -> _CsvPlan | None:
@@ -263,9 +277,6 @@ def _csv_plan(compiled: CompiledTemplate) -> _CsvPlan | None:
             plan.column(atoms)
     except _NoPlanError:
         return None
-    for index, capture in enumerate(compiled.captures):
-        if capture not in _ANY_CELL:
-            plan.checks.append(f"regexp_full_match({plan.value(index)}, {sql_text(capture)})")
     return plan
 
 
@@ -302,10 +313,13 @@ def template_bulk_scans(path: Path, compiled: CompiledTemplate) -> list[BulkScan
         )
         first, last = plan.columns[0], plan.columns[-1]
         edges = f"coalesce(ascii({first}) <= 32 OR ascii(right({last}, 1)) <= 32, false)"
+        words = "".join(
+            f", string_split({column}, ' ') AS {word}" for column, word in plan.words.items()
+        )
         relation = (
-            f"(SELECT {constants}, {' + '.join(plan.lengths)} + {len(plan.columns) - 1} "
-            f"AS _bytes, NOT coalesce({' AND '.join(plan.checks)}, false) AS _unmatched, "
-            f"{edges} AS _ambiguous, {fields} FROM {reader})"
+            f"(SELECT {constants}, {plan.length()} AS _bytes, "
+            f"NOT ({' AND '.join(plan.checks) or 'true'}) AS _unmatched, "
+            f"{edges} AS _ambiguous, {fields} FROM (SELECT *{words} FROM {reader}))"
         )
         scans.append(BulkScan(relation, present, ("_bytes", "_unmatched", "_ambiguous")))
     names = "[" + ", ".join(sql_text(group) for group in compiled.group_columns) + "]"
