@@ -1,9 +1,11 @@
 """Ingest files, folders and globs into the warehouse, one source at a time.
 
-Per source: hash it (already in the manifest → nothing to do), open its container, detect (or
-take the forced) format, feed the parser chunk by chunk, stage rows and quarantine, commit.
-A source that cannot be read is reported with its reason and the others go on. Counts
-reconcile per source: records read = records parsed + quarantined + skipped.
+Per source: hash it in the background (a file of a size already in the manifest is hashed
+first: when its hash is there, there is nothing to do), open its container, detect (or take the
+forced) format, then read it: a plain file whose format offers a whole-file read goes to DuckDB
+in one query (`bulk.py`), anything else is fed to the format's parser chunk by chunk; stage rows
+and quarantine, commit. A source that cannot be read is reported with its reason and the others
+go on. Counts reconcile per source: records read = records parsed + quarantined + skipped.
 """
 
 from __future__ import annotations

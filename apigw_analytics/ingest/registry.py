@@ -5,6 +5,10 @@ A format is a small object with a `name`, a `sniff` that scores a sample of mess
 and finished at the end of the source, so formats whose records span lines (execution logs) or
 chunks keep their own state, and simple line formats just return from `feed`.
 
+A format may also offer `bulk_scans(path, sample, context) -> list[BulkScan]`: whole-file
+DuckDB reads of a plain file, tried before the parser (see `bulk.py`); they must give exactly
+what the parser gives, or give up.
+
 Adding a format = one module that defines it and calls `register`, plus its sample and tests.
 """
 

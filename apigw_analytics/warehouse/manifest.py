@@ -17,11 +17,6 @@ import orjson
 _HASH_CHUNK_BYTES = 1024 * 1024  # cache-sized: faster to hash than larger reads
 
 
-def content_sha256(path: Path) -> str:
-    """Hash of a file's bytes: the identity of a source, whatever its name or location."""
-    return FileDigest(path).result().sha256
-
-
 @dataclass
 class DigestResult:
     """A file's hash and the line facts a whole-file reader checks its row count against."""
@@ -38,7 +33,9 @@ class DigestResult:
 
 
 class FileDigest:
-    """Hashes a file in a background thread (hashlib releases the GIL), so that reading and
+    """The hash of a file's bytes, the identity of a source whatever its name or location.
+
+    Hashes in a background thread (hashlib releases the GIL), so that reading and
     parsing the same file overlap with hashing it; `result()` waits for it."""
 
     def __init__(self, path: Path) -> None:

@@ -42,7 +42,6 @@ from apigw_analytics.schema import PARTITION_TIME_COLUMN, RecordKind, conform, v
 from apigw_analytics.warehouse.layout import QUARANTINE_TABLE, WarehouseLayout
 from apigw_analytics.warehouse.manifest import ManifestEntry, read_manifest, write_manifest
 
-DEDUPE_KEY_COLUMN = "_dedupe_key"
 ROW_GROUP_ROWS = 1 << 17
 # Ids are unique per row: their min/max statistics never let a reader skip a row group.
 _IDS = frozenset(
@@ -77,7 +76,6 @@ _UNIQUE = frozenset(
     }
 )
 UNKNOWN_DATE = "unknown"
-_MS_PER_DAY = 86_400_000
 
 QUARANTINE_SCHEMA = pl.Schema(
     {
