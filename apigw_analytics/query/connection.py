@@ -35,8 +35,9 @@ from the schema, so questions that join it return rows instead of failing. Colum
 
 Duplicates: the writer drops them at write time, but files copied in by hand can repeat rows.
 Scanning for them costs about a second per ten million requests, far too slow to repeat in
-every query, so it runs once per set of files (see `dedupe.py`) and the views only anti-join
-the few rows it found; a warehouse without duplicates is read with no extra work at all.
+every query, so it runs once per set of files (see `dedupe.py`); the views leave out files
+that only repeat others and anti-join the few single rows it found. A warehouse without
+duplicates is read with no extra work at all.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ import duckdb
 import polars as pl
 
 from apigw_analytics.errors import WarehouseError
-from apigw_analytics.query.dedupe import duplicate_rows_path, table_files
+from apigw_analytics.query.dedupe import Repeats, find_repeats, table_files
 from apigw_analytics.schema import SCHEMAS, RecordKind
 from apigw_analytics.warehouse.layout import QUARANTINE_TABLE, WarehouseLayout
 from apigw_analytics.warehouse.writer import QUARANTINE_SCHEMA
@@ -221,9 +222,9 @@ def create_views(connection: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
     for kind, view in VIEW_NAMES.items():
         files = table_files(layout, kind.value)
         columns = _schema_columns(kind)
-        drop_rows = None
+        repeats = Repeats()
         if files:
-            drop_rows = duplicate_rows_path(
+            repeats = find_repeats(
                 connection,
                 layout,
                 kind,
@@ -232,7 +233,8 @@ def create_views(connection: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
                     connection, columns, files, row_ids=True
                 ),
             )
-        relation = _table_relation(connection, columns, files, drop_rows)
+        kept = [path for path in files if path not in repeats.whole_files]
+        relation = _table_relation(connection, columns, kept, repeats.rows_path)
         if kind is RecordKind.ACCESS_REQUESTS:
             relation = f"SELECT *{REQUEST_DERIVED_COLUMNS}\nFROM ({relation})"
         connection.execute(f"CREATE OR REPLACE VIEW {view} AS\n{relation}")

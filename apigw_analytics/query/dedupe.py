@@ -9,7 +9,9 @@ connection looks again.
 
 The cache holds, per table and fingerprint, either an empty `.none` marker (the normal case: no
 repeats, so views read the files as they are) or a Parquet list of (filename, file_row_number)
-rows to hide: every repeat after the first occurrence in (filename, row) order. It lives in the
+rows to hide: every repeat after the first occurrence in (filename, row) order. A file whose
+every row is listed (the usual copy by hand) is left out of the view's scan altogether, so only
+files that repeat part of another pay for hiding single rows. It lives in the
 user's cache directory (`$APIGW_ANALYZE_CACHE`, else `$XDG_CACHE_HOME/apigw-analyze`, else
 `~/.cache/apigw-analyze`), so a read-only warehouse can still be queried.
 """
@@ -20,6 +22,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -166,3 +169,42 @@ def duplicate_rows_path(
         return None
     os.replace(partial, rows_path)
     return rows_path
+
+
+@dataclass(frozen=True)
+class Repeats:
+    """What a table's view must hide: files that hold nothing but repeats, left out of the scan,
+    and the Parquet list of single rows to hide in the other files (None when there are none)."""
+
+    whole_files: frozenset[Path] = frozenset()
+    rows_path: Path | None = None
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def find_repeats(
+    connection: duckdb.DuckDBPyConnection,
+    layout: WarehouseLayout,
+    kind: RecordKind,
+    files: list[Path],
+    typed_rows: Callable[[], str],
+) -> Repeats:
+    """The repeats of a table's files (see `duplicate_rows_path`), split into whole files and
+    single rows by comparing each file's listed rows with its row count."""
+    rows_path = duplicate_rows_path(connection, layout, kind, files, typed_rows)
+    if rows_path is None:
+        return Repeats()
+    listed = connection.execute(
+        f"SELECT filename, count(*) FROM read_parquet({_literal(str(rows_path))}) GROUP BY ALL"
+    ).fetchall()
+    names = "[" + ", ".join(_literal(name) for name, _ in listed) + "]"
+    row_counts = dict(
+        connection.execute(
+            f"SELECT file_name, num_rows FROM parquet_file_metadata({names})"
+        ).fetchall()
+    )
+    whole = {name for name, hidden in listed if hidden == row_counts.get(name)}
+    partial = len(whole) < len(listed)
+    return Repeats(frozenset(Path(name) for name in whole), rows_path if partial else None)

@@ -105,6 +105,18 @@ def test_rows_of_a_file_copied_in_by_hand_are_counted_once(tmp_path: Path) -> No
     assert after.rows() == [(500, 500)]
 
 
+def test_a_file_repeating_part_of_another_adds_only_its_new_rows(tmp_path: Path) -> None:
+    write_table(tmp_path, RecordKind.ACCESS_REQUESTS, synthetic_requests(500, days=1))
+    (original,) = (tmp_path / "access_requests").rglob("*.parquet")
+    overlapping = conform(synthetic_requests(750, days=1).slice(250), RecordKind.ACCESS_REQUESTS)
+    overlapping.write_parquet(original.with_name("part-overlapping.parquet"))
+    counted = run_sql(
+        "SELECT count(*) AS n, count(DISTINCT request_key) AS keys FROM requests",
+        data_dir=tmp_path,
+    )
+    assert counted.rows() == [(750, 750)]
+
+
 @pytest.mark.parametrize("kind", list(KEY_CASES))
 def test_the_views_hide_the_rows_the_writers_keys_call_repeats(
     tmp_path: Path, kind: RecordKind
