@@ -242,7 +242,10 @@ class JsonAccessFormat:
         source = path_literal(path)
         if source is None:
             return []
-        reader = f"read_json({source}, format = 'newline_delimited', records = true"
+        reader = (
+            f"read_json({source}, format = 'newline_delimited', records = true, "
+            f"sample_size = {_SAMPLE_LINES}"
+        )
         connection = duckdb.connect()
         try:
             typed = connection.sql(f"SELECT * FROM {reader})")
@@ -283,6 +286,10 @@ class JsonAccessFormat:
         return [BulkScan(relation, frozenset(present))]
 
 
+# Lines DuckDB learns keys and types from; it does so twice per file (to plan, then to run), on
+# one thread, so a smaller sample starts sooner; a key seen only later sends the file to the
+# chunked path.
+_SAMPLE_LINES = 4096
 # DuckDB types whose text is the value's text in the file.
 _EXACT_AS_TEXT = {"VARCHAR", "BIGINT", "UBIGINT", "BOOLEAN"}
 _AWS_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
