@@ -26,6 +26,7 @@ import functools
 import os
 import shutil
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -227,16 +228,22 @@ def _arrow_dates(table: pa.Table, kind: RecordKind) -> list[tuple[str, pa.Table]
 
 @dataclass
 class _StagedFile:
-    """One staged Parquet file, written while the source is read and closed before commit."""
+    """One staged Parquet file, written while the source is read and closed before commit.
+
+    Row groups are written on the writer's own thread (pyarrow releases the GIL), so encoding
+    one overlaps with reading the next; one group at a time per file keeps memory bounded.
+    """
 
     table: str
     staged: Path
     final: Path
     schema: pa.Schema
+    executor: ThreadPoolExecutor
     writer: pq.ParquetWriter | None = None
     rows: int = 0
     pending: list[pa.Table] = field(default_factory=list)
     pending_rows: int = 0
+    in_flight: Future | None = None
 
     def append(self, table: pa.Table) -> None:
         """Buffer rows into row groups of about `ROW_GROUP_ROWS` (readers skip by group; small
@@ -257,16 +264,28 @@ class _StagedFile:
         if self.pending_rows >= ROW_GROUP_ROWS:
             self._flush()
 
+    def _wait(self) -> None:
+        if self.in_flight is not None:
+            self.in_flight.result()  # raises what the write raised
+            self.in_flight = None
+
     def _flush(self) -> None:
+        self._wait()
         if self.writer is not None and self.pending:
-            self.writer.write_table(pa.concat_tables(self.pending), row_group_size=1 << 30)
+            group = pa.concat_tables(self.pending)
+            self.in_flight = self.executor.submit(
+                self.writer.write_table, group, row_group_size=1 << 30
+            )
         self.pending, self.pending_rows = [], 0
 
     def close(self) -> None:
         if self.writer is not None:
-            self._flush()
-            self.writer.close()
-            self.writer = None
+            try:
+                self._flush()
+                self._wait()
+            finally:
+                self.writer.close()
+                self.writer = None
 
 
 @dataclass
@@ -312,6 +331,7 @@ class WarehouseWriter:
         self._committed_keys: dict[tuple[RecordKind, str], pl.Series] = {}
         self._committed_quarantine_keys: pl.Series | None = None
         self._staged = StagedSource()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet")
         self.manifest: dict[str, ManifestEntry] = {}
 
     def __enter__(self) -> Self:
@@ -333,6 +353,7 @@ class WarehouseWriter:
     def __exit__(self, *exc_info: object) -> None:
         for staged in self._staged.files:
             staged.close()
+        self._executor.shutdown()
         shutil.rmtree(self.layout.staging_root, ignore_errors=True)
         if self._lock_handle is not None:
             fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
@@ -368,6 +389,7 @@ class WarehouseWriter:
                 self.layout.staging_dir(self.run_id) / relative,
                 self.layout.root / relative,
                 schema,
+                self._executor,
             )
             self._staged.files.append(staged)
             self._staged.open_files[slot] = staged
