@@ -48,7 +48,7 @@ import duckdb
 import polars as pl
 
 from apigw_analytics.errors import WarehouseError
-from apigw_analytics.query.dedupe import Repeats, find_repeats, table_files
+from apigw_analytics.query.dedupe import Repeats, find_repeats, sql_literal, table_files
 from apigw_analytics.schema import SCHEMAS, RecordKind
 from apigw_analytics.warehouse.layout import QUARANTINE_TABLE, WarehouseLayout
 from apigw_analytics.warehouse.writer import QUARANTINE_SCHEMA
@@ -162,10 +162,6 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _select_list(columns: list[tuple[str, str]], present: set[str]) -> str:
     """Schema columns in declared order; those no file has yet are typed NULLs."""
     items = []
@@ -186,7 +182,7 @@ def _typed_rows(
     has yet; with `row_ids`, also each row's filename and file_row_number."""
     if not files:
         return f"SELECT {_select_list(columns, set())}\nWHERE false"
-    file_list = "[" + ", ".join(_literal(str(path)) for path in files) + "]"
+    file_list = "[" + ", ".join(sql_literal(str(path)) for path in files) + "]"
     options = ", filename = true, file_row_number = true" if row_ids else ""
     scan = f"read_parquet({file_list}, union_by_name = true{options})"
     present = {row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
@@ -206,7 +202,7 @@ def _table_relation(
     rows = _typed_rows(connection, columns, files, row_ids=True)
     return (
         f"SELECT * EXCLUDE (filename, file_row_number)\nFROM ({rows}) AS t\n"
-        f"WHERE NOT EXISTS (SELECT 1 FROM read_parquet({_literal(str(drop_rows))}) AS d"
+        f"WHERE NOT EXISTS (SELECT 1 FROM read_parquet({sql_literal(str(drop_rows))}) AS d"
         " WHERE d.filename = t.filename AND d.file_row_number = t.file_row_number)"
     )
 

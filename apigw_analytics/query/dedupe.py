@@ -74,6 +74,11 @@ DEDUPE_KEYS: dict[RecordKind, tuple[str, ...]] = {
 }
 
 
+def sql_literal(text: str) -> str:
+    """A SQL string literal (paths are spliced into the views' SQL; values never are)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def table_files(layout: WarehouseLayout, table: str) -> list[Path]:
     """A table's committed Parquet files, sorted (staging lives elsewhere, so never included)."""
     directory = layout.table_dir(table)
@@ -158,16 +163,16 @@ def duplicate_rows_path(
         return rows_path
     for stale in directory.glob(f"{kind.value}-*"):
         stale.unlink(missing_ok=True)
-    partial = rows_path.with_suffix(f".{os.getpid()}.tmp")
-    quoted = "'" + str(partial).replace("'", "''") + "'"
+    writing = rows_path.with_suffix(f".{os.getpid()}.tmp")
     ((repeat_count,),) = connection.execute(
-        f"COPY ({_find_repeats_sql(kind, typed_rows())}) TO {quoted} (FORMAT parquet)"
+        f"COPY ({_find_repeats_sql(kind, typed_rows())})"
+        f" TO {sql_literal(str(writing))} (FORMAT parquet)"
     ).fetchall()
     if repeat_count == 0:
-        partial.unlink(missing_ok=True)
+        writing.unlink(missing_ok=True)
         marker.touch()
         return None
-    os.replace(partial, rows_path)
+    os.replace(writing, rows_path)
     return rows_path
 
 
@@ -178,10 +183,6 @@ class Repeats:
 
     whole_files: frozenset[Path] = frozenset()
     rows_path: Path | None = None
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def find_repeats(
@@ -197,9 +198,9 @@ def find_repeats(
     if rows_path is None:
         return Repeats()
     listed = connection.execute(
-        f"SELECT filename, count(*) FROM read_parquet({_literal(str(rows_path))}) GROUP BY ALL"
+        f"SELECT filename, count(*) FROM read_parquet({sql_literal(str(rows_path))}) GROUP BY ALL"
     ).fetchall()
-    names = "[" + ", ".join(_literal(name) for name, _ in listed) + "]"
+    names = "[" + ", ".join(sql_literal(name) for name, _ in listed) + "]"
     row_counts = dict(
         connection.execute(
             f"SELECT file_name, num_rows FROM parquet_file_metadata({names})"
