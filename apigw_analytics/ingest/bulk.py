@@ -34,7 +34,8 @@ _GLOB_CHARACTERS = set("*?[{")
 _ACCESS_SCHEMA = arrow_schema(RecordKind.ACCESS_REQUESTS)
 _UTC_MS = pa.timestamp("ms", tz="UTC")
 
-# Read every line of a file as one VARCHAR (an empty line is NULL); `\x01` never separates.
+# Every line of a file as one VARCHAR (an empty line is NULL). A line DuckDB would cut or split
+# (at a carriage return, say) changes the row count or the bytes, which `_check_lines` catches.
 RAW_LINES = (
     "read_csv({path}, columns = {{'line': 'VARCHAR'}}, delim = '\\x01', quote = '', "
     "escape = '', header = false, auto_detect = false, strict_mode = false, new_line = '\\n')"
