@@ -47,6 +47,13 @@ _SOURCE = (
     ),
 )
 
+# What makes two metric points the same point (besides which statistics each holds): the
+# dedupe keys of the warehouse writer and of the query views both read it.
+METRIC_POINT_IDENTITY = (
+    "namespace", "metric_name", "api_name", "api_id", "stage", "method", "resource", "route",
+    "extra_dimensions", "timestamp", "period_s",
+)  # fmt: skip
+
 ACCESS_REQUESTS = _columns(
     ("request_id", pl.String, "$context.requestId (client-overridable on REST)"),
     ("extended_request_id", pl.String, "$context.extendedRequestId (x-amz-apigw-id)"),

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 
-from apigw_analytics.schema import RecordKind
+from apigw_analytics.schema import METRIC_POINT_IDENTITY, RecordKind
 from apigw_analytics.warehouse.layout import WarehouseLayout
 
 CACHE_DIR_ENV = "APIGW_ANALYZE_CACHE"
@@ -56,17 +56,7 @@ DEDUPE_KEYS: dict[RecordKind, tuple[str, ...]] = {
         + ")",
     ),
     RecordKind.METRIC_POINTS: (
-        "namespace",
-        "metric_name",
-        "api_name",
-        "api_id",
-        "stage",
-        "method",
-        "resource",
-        "route",
-        "extra_dimensions",
-        "timestamp",
-        "period_s",
+        *METRIC_POINT_IDENTITY,
         # Which statistics the point holds: a Sum and an Average of one metric are two points.
         " || ".join(f"CAST({name} IS NOT NULL AS INTEGER)" for name in _METRIC_STATISTICS),
     ),

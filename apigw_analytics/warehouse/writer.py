@@ -39,7 +39,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from apigw_analytics.errors import WarehouseError
-from apigw_analytics.schema import PARTITION_TIME_COLUMN, RecordKind, conform, validate
+from apigw_analytics.schema import (
+    METRIC_POINT_IDENTITY,
+    PARTITION_TIME_COLUMN,
+    RecordKind,
+    conform,
+    validate,
+)
 from apigw_analytics.warehouse.layout import QUARANTINE_TABLE, WarehouseLayout
 from apigw_analytics.warehouse.manifest import ManifestEntry, read_manifest, write_manifest
 
@@ -126,20 +132,7 @@ def dedupe_key(kind: RecordKind) -> pl.Expr:
             _hash_key("source_file", "source_line", "message"),
         )
     if kind is RecordKind.METRIC_POINTS:
-        return _hash_key(
-            "namespace",
-            "metric_name",
-            "api_name",
-            "api_id",
-            "stage",
-            "method",
-            "resource",
-            "route",
-            "extra_dimensions",
-            "timestamp",
-            "period_s",
-            _STATISTICS_PRESENT,
-        )
+        return _hash_key(*METRIC_POINT_IDENTITY, _STATISTICS_PRESENT)
     return _hash_key("replay_name", "request_key")
 
 
@@ -160,20 +153,7 @@ _KEY_COLUMNS: dict[RecordKind, tuple[str, ...]] = {
         "source_file",
         "source_line",
     ),
-    RecordKind.METRIC_POINTS: (
-        "namespace",
-        "metric_name",
-        "api_name",
-        "api_id",
-        "stage",
-        "method",
-        "resource",
-        "route",
-        "extra_dimensions",
-        "timestamp",
-        "period_s",
-        *_METRIC_STATISTICS,
-    ),
+    RecordKind.METRIC_POINTS: (*METRIC_POINT_IDENTITY, *_METRIC_STATISTICS),
     RecordKind.REPLAY_OUTCOMES: ("replay_name", "request_key"),
 }
 
