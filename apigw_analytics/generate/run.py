@@ -27,7 +27,7 @@ from apigw_analytics.gateway.engine import Simulation, simulate
 from apigw_analytics.gateway.policy import CACHE_RESULTS, LAYER_NAMES
 from apigw_analytics.gateway.settings import normalise_method_key, parse_config
 from apigw_analytics.generate import traffic
-from apigw_analytics.generate.scenarios import Scenario, route_label
+from apigw_analytics.generate.scenarios import Scenario
 from apigw_analytics.schema import UTC_MS
 
 _ARRIVAL_STREAM = 1
@@ -397,8 +397,3 @@ def _logged_columns(timed_out: pl.Expr, served: pl.Expr) -> list[pl.Expr]:
         pl.col("backend_latency_ms").cast(pl.Int64),
         pl.col("overhead_ms").cast(pl.Int64), "backend_outcome_code", "lambda_backend",
     ]  # fmt: skip
-
-
-def route_labels(scenario: Scenario) -> pl.Series:
-    """`api METHOD /resource` of every route, indexable by `route_index`."""
-    return pl.Series([route_label(r) for r in scenario.routes], dtype=pl.String)

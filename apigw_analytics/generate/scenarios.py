@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from apigw_analytics.errors import ConfigError, chosen
+from apigw_analytics.errors import chosen
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,6 @@ class Traffic:
     clients: int = 200
     client_zipf_exponent: float = 1.1
     path_zipf_exponent: float = 1.2
-    keyed_client_share: float = 0.8
     bursts: tuple[Burst, ...] = ()
     retry_share: float = 0.5
     max_retries: int = 2
@@ -113,18 +112,10 @@ class Scenario:
     rps: float
     seed: int = 1
     api_keys: tuple[str, ...] = ()
-    stories: tuple[str, ...] = ()
     apis: tuple[Api, ...] = field(default=())
 
     def api(self, name: str) -> Api:
         return next(api for api in self.apis if api.name == name)
-
-    def route(self, label: str) -> Route:
-        """A route by its label, `api METHOD /resource` (e.g. `shop GET /products`)."""
-        for route in self.routes:
-            if route_label(route) == label:
-                return route
-        raise ConfigError(f"scenario {self.name}: no route {label!r}")
 
 
 def route_label(route: Route) -> str:
@@ -325,14 +316,12 @@ SCENARIOS: dict[str, Scenario] = {
             start=_START,
             duration_s=86_400,
             rps=1.0,
-            stories=("diurnal",),
         ),
         _scenario(
             "method-burst",
             "a burst on POST /orders trips its method throttle (20 rps, burst 40): 429 THROTTLED",
             traffic=Traffic(bursts=(_BURST,)),
             config=_config(_METHOD_BURST),
-            stories=("method_throttle",),
         ),
         _scenario(
             "key-limits",
@@ -340,7 +329,6 @@ SCENARIOS: dict[str, Scenario] = {
             "trips its key throttle (5 rps, burst 10) with a 12 rps burst (429 THROTTLED)",
             traffic=Traffic(bursts=(_QUOTA_BURN, _KEY_THROTTLE)),
             config=_config(_QUOTA_AND_KEY_THROTTLE),
-            stories=("quota", "key_throttle"),
         ),
         _scenario(
             "slow-backend",
@@ -348,21 +336,18 @@ SCENARIOS: dict[str, Scenario] = {
             "Lambda's own 3 s timeout first (502)",
             routes=_routes(*_SLOW_ROUTES),
             config=_config(_SLOW_BACKEND),
-            stories=("integration_timeout", "lambda_timeout"),
         ),
         _scenario(
             "cache-ttl",
             "GET /products (TTL 60 s) and GET /products/{id} (TTL 30 s) served from the stage "
             "cache; entries expire and are fetched again",
             config=_config(_CACHE),
-            stories=("cache",),
         ),
         _scenario(
             "canary",
             "10 % of shop traffic goes to a canary deployment whose backends are 1.8x slower",
             routes=_routes(*_CANARY_ROUTES),
             config=_config(_CANARY),
-            stories=("canary",),
         ),
         _scenario(
             "authorizer",
@@ -370,7 +355,6 @@ SCENARIOS: dict[str, Scenario] = {
             "requests carry a bad token (401)",
             traffic=Traffic(unauthorized_share=0.02),
             config=_config(_AUTHORIZER),
-            stories=("authorizer",),
         ),
         _scenario(
             "incident-day",
@@ -397,17 +381,6 @@ SCENARIOS: dict[str, Scenario] = {
             start=_START,
             duration_s=86_400,
             rps=0.3,
-            stories=(
-                "diurnal",
-                "method_throttle",
-                "quota",
-                "key_throttle",
-                "integration_timeout",
-                "lambda_timeout",
-                "cache",
-                "canary",
-                "authorizer",
-            ),
         ),
     )
 }
