@@ -75,6 +75,17 @@ def crafted_rows() -> list[dict]:
                 integration_latency_ms=None if index < 6 else 50,
             )
         )
+    # A mock: 4 GETs of /status, none calling an integration, so no cache ratio can be inferred.
+    for index in range(4):
+        rows.append(
+            _request(
+                len(rows),
+                T0 + timedelta(minutes=12, seconds=index),
+                "GET",
+                "/status",
+                integration_latency_ms=None,
+            )
+        )
     # Timeouts: 3 of 10 POST /slow end in 504 after 29 s; the others take 1 s.
     for index in range(10):
         timed_out = index < 3
@@ -179,6 +190,18 @@ def test_the_cache_pattern_is_inferred(crafted) -> None:
     assert cache.select(
         "level", "eligible_requests", "inferred_hits", "integration_calls", "inferred_hit_ratio"
     ).rows() == [("method", 10, 6, 4, 0.6)]
+
+
+def test_a_route_that_never_calls_its_integration_gets_no_inferred_ratio(crafted) -> None:
+    cache = run_query("cache_hit_ratio", connection=crafted).filter(
+        pl.col("api_id") == "crafted001"
+    )
+    columns = ("eligible_requests", "inferred_hits", "uninferred_requests", "inferred_hit_ratio")
+    by_route = {row[0]: row[1:] for row in cache.select("resource_path", *columns).rows()}
+    assert by_route["/status"] == (4, None, 4, None)
+    # The stage row counts /status as uninferred and leaves it out of the ratio:
+    # hits 6 (/items); calls 4 (/items) + 180 (/pets: 200 arrivals less 20 429s).
+    assert by_route[None] == (10 + 4 + 180, 6, 4, 6 / (6 + 4 + 180))
 
 
 def test_the_504s_are_integration_timeouts(crafted) -> None:

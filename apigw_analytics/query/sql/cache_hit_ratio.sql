@@ -8,22 +8,22 @@
 -- param api_key string: API key id; every key when omitted
 -- Inferred from access logs: a cache-eligible request is a REST GET answered 2xx/3xx with no
 -- gateway error; it counts as a hit when integration_latency_ms is NULL (no integration call).
--- Limits of the heuristic: only GET is assumed cacheable (other methods need per-method
--- overrides); MOCK integrations and routes without caching also make no integration call and
--- read as hits, so check integration_calls (a route that never calls its integration is
--- probably a mock, not a cache); Cache-Control: max-age=0 invalidations look like misses.
+-- Only routes that show at least one integration call in the window are inferred: a route that
+-- never does is a MOCK integration, an uncached route whose log format lacks integrationLatency
+-- (the console presets), or cached with no miss at all, and the logs cannot tell these apart.
+-- Its requests are counted in uninferred_requests and its ratio is NULL; the stage row sums the
+-- inferred routes only. Other limits: only GET is assumed cacheable (other methods need
+-- per-method overrides); Cache-Control: max-age=0 invalidations look like misses.
 -- Metrics: CacheHitCount / CacheMissCount Sum; per method and resource only with detailed
 -- metrics. REST metrics carry the ApiName, matched to the logs' api_id only when equal; rows
 -- with no match on one side show NULLs there. api_key and route narrow the logs only.
-WITH inferred AS (
+WITH per_route AS (
     SELECT
         api_id,
         stage,
         http_method,
         resource_path,
-        CASE WHEN grouping(http_method, resource_path) = 0 THEN 'method' ELSE 'stage' END AS level,
         count(*) AS eligible_requests,
-        count(*) FILTER (WHERE integration_latency_ms IS NULL) AS inferred_hits,
         count(*) FILTER (WHERE integration_latency_ms IS NOT NULL) AS integration_calls
     FROM requests_in($start, $end, $api, $stage, $route, $api_key)
     WHERE
@@ -31,6 +31,22 @@ WITH inferred AS (
         AND http_method = 'GET'
         AND status BETWEEN 200 AND 399
         AND error_response_type IS NULL
+    GROUP BY ALL
+),
+inferred AS (
+    SELECT
+        api_id,
+        stage,
+        http_method,
+        resource_path,
+        CASE WHEN grouping(http_method, resource_path) = 0 THEN 'method' ELSE 'stage' END AS level,
+        sum(eligible_requests)::BIGINT AS eligible_requests,
+        CAST(sum(eligible_requests - integration_calls) FILTER (WHERE integration_calls > 0)
+            AS BIGINT) AS inferred_hits,
+        sum(integration_calls)::BIGINT AS integration_calls,
+        coalesce(sum(eligible_requests) FILTER (WHERE integration_calls = 0), 0)::BIGINT
+            AS uninferred_requests
+    FROM per_route
     GROUP BY GROUPING SETS ((api_id, stage, http_method, resource_path), (api_id, stage))
 ),
 measured AS (
@@ -61,7 +77,8 @@ SELECT
     i.eligible_requests,
     i.inferred_hits,
     i.integration_calls,
-    i.inferred_hits / i.eligible_requests AS inferred_hit_ratio,
+    i.uninferred_requests,
+    i.inferred_hits / (i.inferred_hits + i.integration_calls)::DOUBLE AS inferred_hit_ratio,
     m.metric_hits,
     m.metric_misses,
     m.metric_hits / nullif(m.metric_hits + m.metric_misses, 0) AS metric_hit_ratio
