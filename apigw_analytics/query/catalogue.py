@@ -24,12 +24,15 @@ from datetime import UTC, date, datetime
 from functools import cache
 from importlib import resources
 
+import duckdb
+
 from apigw_analytics.errors import QueryError
 
 SQL_PACKAGE = "apigw_analytics.query.sql"
 SCALAR_TYPES = ("timestamp", "string", "integer", "float")
 _PARAM_LINE = re.compile(r"^param\s+(\w+)\s+(\S+)(?:\s*=\s*(\S+))?\s*:\s*(.+)$")
 _PLACEHOLDER = re.compile(r"\$([A-Za-z_]\w*)")
+_NOT_CODE = (duckdb.token_type.comment, duckdb.token_type.string_const)
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,21 @@ class QuerySpec:
         return {p.name: p.convert(given.get(p.name, p.default), self.name) for p in self.parameters}
 
 
+def _placeholders(text: str) -> set[str]:
+    """Parameter names the SQL uses, ignoring `$` in comments and string literals.
+
+    DuckDB's own tokenizer says where comments and strings are, so a note such as `costs $5`
+    or a literal `'$x'` is never taken for a parameter.
+    """
+    tokens = duckdb.tokenize(text)
+    ends = [start for start, _ in tokens[1:]] + [len(text)]
+    code = "".join(
+        " " * (end - start) if kind in _NOT_CODE else text[start:end]
+        for (start, kind), end in zip(tokens, ends, strict=True)
+    )
+    return set(_PLACEHOLDER.findall(code))
+
+
 def parse_query(name: str, text: str) -> QuerySpec:
     """Read a question file's header; a file without title, grain or a time window is an error."""
     fields: dict[str, str] = {}
@@ -143,7 +161,7 @@ def parse_query(name: str, text: str) -> QuerySpec:
     declared = {p.name for p in parameters}
     if missing or not {"start", "end"} <= declared:
         raise QueryError(f"{name}.sql: header lacks {missing or 'the start/end parameters'}")
-    used = set(_PLACEHOLDER.findall(text))
+    used = _placeholders(text)
     if used != declared:
         raise QueryError(
             f"{name}.sql: parameters used {sorted(used)} differ from declared {sorted(declared)}"

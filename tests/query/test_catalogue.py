@@ -34,6 +34,15 @@ def test_a_file_whose_placeholders_differ_from_its_header_is_refused() -> None:
         parse_query("odd", text)
 
 
+def test_a_dollar_in_a_comment_or_a_string_is_not_a_parameter() -> None:
+    text = (
+        "-- title: t\n-- grain: g\n-- param start timestamp = 2024-01-01: s\n"
+        "-- param end timestamp = 2025-01-01: e\n-- a key costs $5 a month\n"
+        "SELECT '$price' AS label, $start, $end -- until $later\n/* $block */"
+    )
+    assert {p.name for p in parse_query("priced", text).parameters} == {"start", "end"}
+
+
 def test_values_are_converted_to_their_declared_types() -> None:
     bound = get_query("api-key-usage").bind(
         {"start": "2024-05-01T02:00:00+02:00", "period": "week", "quota_limit": "500"}
