@@ -64,6 +64,18 @@ def test_throttle_attribution_matches_the_layers_that_fired(incident: Ingested) 
     assert by_layer.get("usage_plan_key_quota", 0) == counts.get("quota", 0)
     assert by_layer.get("usage_plan_key_throttle", 0) == counts.get("usage_plan", 0)
     assert by_layer.get("no_key_message", 0) == counts.get("method", 0) + counts.get("stage", 0)
+    # Each 429 also names its route, though the execution log stops before the resource path.
+    layer_names = {"quota": "usage_plan_key_quota", "usage_plan": "usage_plan_key_throttle"}
+    true_routes = (
+        truth.with_columns(pl.col("limit_layer").replace(layer_names).replace("stage", "method"))
+        .group_by("limit_layer", "route")
+        .len()
+    )
+    found_routes = attribution.group_by(
+        pl.col("layer").replace("no_key_message", "method"),
+        pl.format("shop {} {}", "http_method", "resource_path"),
+    ).agg(pl.col("throttled_429").sum())
+    assert sorted(found_routes.rows()) == sorted(true_routes.rows())
 
 
 def test_5xx_causes_are_exactly_the_true_failures(incident: Ingested) -> None:

@@ -11,35 +11,39 @@
 -- the execution log with no key message: a method, stage or account limit; a keyless
 -- 'Key throttle limit exceeded for RestApi' line states that limit's rate and burst), and
 -- no_execution_log (a 429 in the access log whose request has no execution record).
+-- A throttled request's execution log stops before it names the resource path, so the path
+-- (and method, when the message lacks it) comes from the request's access-log line if stored.
 -- api_key matches the masked key in execution logs and the key id in access logs.
 WITH executed AS (
     SELECT
-        api_id,
-        stage,
-        resource_path,
-        http_method,
-        api_key,
-        CASE usage_plan_outcome
+        e.api_id,
+        e.stage,
+        coalesce(e.resource_path, a.resource_path, a.route_key) AS resource_path,
+        coalesce(e.http_method, a.http_method) AS http_method,
+        e.api_key,
+        CASE e.usage_plan_outcome
             WHEN 'key_throttled' THEN 'usage_plan_key_throttle'
             WHEN 'key_quota_exceeded' THEN 'usage_plan_key_quota'
             ELSE 'no_key_message'
         END AS layer,
-        usage_plan_id,
-        throttle_rate_limit_rps,
-        throttle_burst_limit,
-        quota_limit,
-        quota_period,
-        first_event_at AS requested_at
-    FROM execution_requests
+        e.usage_plan_id,
+        e.throttle_rate_limit_rps,
+        e.throttle_burst_limit,
+        e.quota_limit,
+        e.quota_period,
+        e.first_event_at AS requested_at
+    FROM execution_requests AS e
+    LEFT JOIN (
+        SELECT request_id, resource_path, route_key, http_method
+        FROM requests
+        WHERE status = 429 AND request_id IS NOT NULL
+    ) AS a ON a.request_id = e.request_id
     WHERE
-        first_event_at >= $start AND first_event_at < $end
-        AND (status = 429 OR usage_plan_outcome IN ('key_throttled', 'key_quota_exceeded'))
-        AND ($api IS NULL OR api_id = $api)
-        AND ($stage IS NULL OR stage = $stage)
-        AND (
-            $route IS NULL OR resource_path = $route OR http_method || ' ' || resource_path = $route
-        )
-        AND ($api_key IS NULL OR api_key = $api_key)
+        e.first_event_at >= $start AND e.first_event_at < $end
+        AND (e.status = 429 OR e.usage_plan_outcome IN ('key_throttled', 'key_quota_exceeded'))
+        AND ($api IS NULL OR e.api_id = $api)
+        AND ($stage IS NULL OR e.stage = $stage)
+        AND ($api_key IS NULL OR e.api_key = $api_key)
 ),
 unlogged AS (
     SELECT
@@ -62,6 +66,8 @@ unlogged AS (
 ),
 throttled AS (
     SELECT * FROM executed
+    WHERE
+        $route IS NULL OR resource_path = $route OR http_method || ' ' || resource_path = $route
     UNION ALL
     SELECT * FROM unlogged
 )
