@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from apigw_analytics.ingest.execution_catalogue import (
+    LAMBDA_THROTTLE_EVIDENCE,
+    LAMBDA_THROTTLE_EVIDENCE_KINDS,
+)
 from apigw_analytics.schema import RecordKind, conform, polars_schema
 
 FIRST_KINDS = (
@@ -274,6 +278,54 @@ def _fields() -> list[pl.Expr]:
         .alias("integration_request_id"),
         _k("xray_trace_id").str.extract(r"Tracing ID :\s*(\S+)", 1).alias("xray_trace_id"),
     ]  # fmt: skip
+
+
+_GROUP_FIELDS = ("log_group", "api_id", "stage", "is_canary")
+
+
+def request_stats(events: pl.DataFrame) -> pl.DataFrame:
+    """Per-request counts and times of some of a request's events (combine with
+    `combined_stats`). `events` has rid_key, request_id, event_at, is_truncated, source_line
+    and the log-group fields."""
+    return events.group_by("rid_key").agg(
+        pl.col("request_id").first(),
+        pl.col("event_at").min().alias("first_event_at"),
+        pl.col("event_at").max().alias("last_event_at"),
+        pl.len().cast(pl.Int64).alias("event_count"),
+        pl.col("is_truncated").sum().cast(pl.Int64).alias("truncated_event_count"),
+        pl.col("source_line").min(),
+        *(pl.col(name).drop_nulls().first() for name in _GROUP_FIELDS),
+    )
+
+
+def combined_stats(stats: pl.DataFrame) -> pl.DataFrame:
+    """One stats row per request from several `request_stats` frames concatenated."""
+    return stats.group_by("rid_key").agg(
+        pl.col("request_id").first(),
+        pl.col("first_event_at").min(),
+        pl.col("last_event_at").max(),
+        pl.col("event_count").sum(),
+        pl.col("truncated_event_count").sum(),
+        pl.col("source_line").min(),
+        *(pl.col(name).drop_nulls().first() for name in _GROUP_FIELDS),
+    )
+
+
+def request_facts(events: pl.DataFrame) -> pl.DataFrame:
+    """The messages a request row is made of (`FACT_KINDS`, and Lambda-throttle evidence).
+    `events` has rid_key, order (position across the request's events), event_at,
+    message_kind and message."""
+    evidence = pl.col("message_kind").is_in(LAMBDA_THROTTLE_EVIDENCE_KINDS) & pl.col(
+        "message"
+    ).str.contains(LAMBDA_THROTTLE_EVIDENCE)
+    return events.filter(pl.col("message_kind").is_in(FACT_KINDS) | evidence).select(
+        "rid_key",
+        "order",
+        "event_at",
+        "message_kind",
+        pl.col("message").alias("body"),
+        evidence.alias("lambda_throttle_evidence"),
+    )
 
 
 def build_requests(stats: pl.DataFrame, facts: pl.DataFrame, source_file: str) -> pl.DataFrame:

@@ -20,18 +20,18 @@ import re
 import polars as pl
 
 from apigw_analytics.ingest.events import EMPTY_QUARANTINE, quarantine_frame
-from apigw_analytics.ingest.execution_catalogue import (
-    LAMBDA_THROTTLE_EVIDENCE,
-    LAMBDA_THROTTLE_EVIDENCE_KINDS,
-    OTHER_KIND,
-    message_kind,
-)
+from apigw_analytics.ingest.execution_catalogue import OTHER_KIND, message_kind
 from apigw_analytics.ingest.execution_lines import (
     named_request_id,
     split_prefix,
     with_log_group_fields,
 )
-from apigw_analytics.ingest.execution_requests import FACT_KINDS, build_requests
+from apigw_analytics.ingest.execution_requests import (
+    build_requests,
+    combined_stats,
+    request_facts,
+    request_stats,
+)
 from apigw_analytics.ingest.registry import ParseContext, ParseResult, Sample, register
 from apigw_analytics.schema import RecordKind, conform, empty_frame, polars_schema
 
@@ -72,17 +72,8 @@ class ExecutionLogParser:
         if stats is None:
             requests = empty_frame(RecordKind.EXECUTION_REQUESTS)
         else:
-            merged = stats.group_by("rid_key").agg(
-                pl.col("request_id").first(),
-                pl.col("first_event_at").min(),
-                pl.col("last_event_at").max(),
-                pl.col("event_count").sum(),
-                pl.col("truncated_event_count").sum(),
-                pl.col("source_line").min(),
-                *(pl.col(name).drop_nulls().first()
-                  for name in ("log_group", "api_id", "stage", "is_canary")),
-            )  # fmt: skip
-            requests = build_requests(merged, pl.concat(self._facts), self._source_file)
+            facts = pl.concat(self._facts)
+            requests = build_requests(combined_stats(stats), facts, self._source_file)
         result.tables[RecordKind.EXECUTION_REQUESTS] = requests
         result.tables.setdefault(
             RecordKind.EXECUTION_EVENTS, empty_frame(RecordKind.EXECUTION_EVENTS)
@@ -187,28 +178,8 @@ class ExecutionLogParser:
 
     def _keep_for_requests(self, events: pl.DataFrame) -> None:
         """Per-request counts and the request-defining messages, for rows built at the end."""
-        self._stats.append(
-            events.group_by("rid_key").agg(
-                pl.col("request_id").first(),
-                pl.col("event_at").min().alias("first_event_at"),
-                pl.col("event_at").max().alias("last_event_at"),
-                pl.len().cast(pl.Int64).alias("event_count"),
-                pl.col("is_truncated").sum().cast(pl.Int64).alias("truncated_event_count"),
-                pl.col("source_line").min(),
-                *(pl.col(name).drop_nulls().first()
-                  for name in ("log_group", "api_id", "stage", "is_canary")),
-            )
-        )  # fmt: skip
-        evidence = pl.col("message_kind").is_in(LAMBDA_THROTTLE_EVIDENCE_KINDS) & pl.col(
-            "message"
-        ).str.contains(LAMBDA_THROTTLE_EVIDENCE)
-        self._facts.append(
-            events.filter(pl.col("message_kind").is_in(FACT_KINDS) | evidence).select(
-                "rid_key", "order", "event_at", "message_kind",
-                pl.col("message").alias("body"),
-                evidence.alias("lambda_throttle_evidence"),
-            )
-        )  # fmt: skip
+        self._stats.append(request_stats(events))
+        self._facts.append(request_facts(events))
 
 
 class ExecutionLogFormat:
