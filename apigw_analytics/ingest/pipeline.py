@@ -285,7 +285,9 @@ def _ingest_source(
         report.size_bytes = path.stat().st_size
         digest = FileDigest(path)
         # Only a file of a size already ingested can be a repeat: others are read while hashed.
-        if writer.knows_size(report.size_bytes) and writer.is_ingested(digest.result().sha256):
+        if writer.knows_size(report.size_bytes) and writer.is_ingested(
+            digest.result().content_hash
+        ):
             report.status = "already ingested"
             return report
     except OSError as error:
@@ -338,13 +340,13 @@ def _commit(
     writer: WarehouseWriter, source: Source, report: SourceReport, digest: FileDigest
 ) -> SourceReport:
     try:
-        sha256 = digest.result().sha256
+        content_hash = digest.result().content_hash
     except OSError as error:
         writer.discard_source()
         return _unreadable(report, source.path, error)
     _finish_source(source, report)
     entry = ManifestEntry(
-        sha256=sha256,
+        content_hash=content_hash,
         path=report.path,
         size_bytes=report.size_bytes,
         container=report.container or "",

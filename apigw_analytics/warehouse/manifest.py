@@ -2,26 +2,35 @@
 
 Stored as JSON lines (one source each) and always replaced whole through a temporary file and
 an atomic rename, so a reader never sees half a manifest.
+
+The content hash is XXH3-128: it only has to tell files apart (no adversary chooses them), and
+it runs at memory speed where SHA-256 took 0.3 CPU-s per 500 MB, a tenth of an ingest on two
+cores. Its value names the algorithm (`xxh3-128:<hex>`), so a later change of algorithm cannot
+mistake one hash for the other: a file hashed differently is simply read again, and the writer's
+deduplication keeps its rows from being counted twice.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import orjson
+import xxhash
 
 _HASH_CHUNK_BYTES = 1024 * 1024  # cache-sized: faster to hash than larger reads
+_HASH_PREFIX = "xxh3-128:"
+_NEWLINE = ord("\n")
 
 
 @dataclass
 class DigestResult:
     """A file's hash and the line facts a whole-file reader checks its row count against."""
 
-    sha256: str
+    content_hash: str
     size_bytes: int
     newlines: int
     ends_with_newline: bool
@@ -35,31 +44,36 @@ class DigestResult:
 class FileDigest:
     """The hash of a file's bytes, the identity of a source whatever its name or location.
 
-    Hashes in a background thread (hashlib releases the GIL), so that reading and
-    parsing the same file overlap with hashing it; `result()` waits for it."""
+    Hashes in a background thread, so that reading and parsing the same file overlap with
+    hashing it; `result()` waits for it. Newlines are counted on the same pass with numpy (a
+    third of the time `bytes.count` takes), into one reused buffer."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._result: DigestResult | None = None
         self._error: OSError | None = None
-        self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="content-hash", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        digest = hashlib.sha256()
+        digest = xxhash.xxh3_128()
+        buffer = bytearray(_HASH_CHUNK_BYTES)
         newlines = size = 0
-        last = b""
+        last = -1
         try:
-            with self._path.open("rb") as handle:
-                while chunk := handle.read(_HASH_CHUNK_BYTES):
+            with self._path.open("rb", buffering=0) as handle:
+                while read := handle.readinto(buffer):
+                    chunk = np.frombuffer(buffer, np.uint8, read)
                     digest.update(chunk)
-                    newlines += chunk.count(b"\n")
-                    size += len(chunk)
-                    last = chunk[-1:]
+                    newlines += int(np.count_nonzero(chunk == _NEWLINE))
+                    size += read
+                    last = int(chunk[-1])
         except OSError as error:
             self._error = error
             return
-        self._result = DigestResult(digest.hexdigest(), size, newlines, last == b"\n")
+        self._result = DigestResult(
+            _HASH_PREFIX + digest.hexdigest(), size, newlines, last == _NEWLINE
+        )
 
     def result(self) -> DigestResult:
         """The digest; an OSError reading the file is raised here."""
@@ -74,7 +88,7 @@ class FileDigest:
 class ManifestEntry:
     """One ingested source file and what came of it."""
 
-    sha256: str
+    content_hash: str
     path: str
     size_bytes: int
     container: str
@@ -95,8 +109,11 @@ def read_manifest(path: Path) -> dict[str, ManifestEntry]:
     entries: dict[str, ManifestEntry] = {}
     for line in path.read_bytes().splitlines():
         if line.strip():
-            entry = ManifestEntry(**orjson.loads(line))
-            entries[entry.sha256] = entry
+            fields = orjson.loads(line)
+            if "sha256" in fields:  # written before the hash was XXH3: never equal to a new one
+                fields["content_hash"] = "sha256:" + fields.pop("sha256")
+            entry = ManifestEntry(**fields)
+            entries[entry.content_hash] = entry
     return entries
 
 

@@ -64,24 +64,6 @@ _IDS = frozenset(
 # Ids, times and line numbers are (nearly) unique per row: a dictionary saves nothing there and
 # costs a third of the write time, so they are written plainly.
 _UNIQUE = _IDS | {"requested_at", "first_event_at", "last_event_at", "event_at", "source_line"}
-ROW_GROUP_ROWS = 1 << 17
-# Columns nearly unique per row (ids, times, line numbers): a dictionary saves nothing there and
-# costs a third of the write time, so they are written plainly.
-_UNIQUE = frozenset(
-    {
-        "request_id",
-        "extended_request_id",
-        "integration_request_id",
-        "xray_trace_id",
-        "message_id",
-        "event_id",
-        "requested_at",
-        "first_event_at",
-        "last_event_at",
-        "event_at",
-        "source_line",
-    }
-)
 UNKNOWN_DATE = "unknown"
 
 QUARANTINE_SCHEMA = pl.Schema(
@@ -339,8 +321,8 @@ class WarehouseWriter:
             fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
             self._lock_handle.close()
 
-    def is_ingested(self, sha256: str) -> bool:
-        return sha256 in self.manifest
+    def is_ingested(self, content_hash: str) -> bool:
+        return content_hash in self.manifest
 
     def knows_size(self, size_bytes: int) -> bool:
         """Whether a source of this size was ingested (only then can a file be a repeat)."""
@@ -444,7 +426,13 @@ class WarehouseWriter:
         """Drop the kind's duplicates from the staged files (rewritten only if there are any)."""
         keys = pl.concat([piece.keys for piece in pieces])
         sizes = [len(piece.keys) for piece in pieces]
-        drop = keys.is_not_null() & ~keys.is_first_distinct()
+        present = keys.drop_nulls()
+        # Counting distinct keys is twice as fast as marking first occurrences, and a source
+        # rarely repeats a key: the marks are only needed when it does.
+        if present.n_unique() < len(present):
+            drop = keys.is_not_null() & ~keys.is_first_distinct()
+        else:
+            drop = pl.repeat(False, len(keys), eager=True)
         seen = self._run_keys.get(kind)
         if seen is not None and len(seen):
             drop = drop | keys.is_in(seen.implode())
@@ -454,7 +442,7 @@ class WarehouseWriter:
             if len(committed):  # the same request already stored in its partition
                 in_date = np.repeat(np.array([d == date for d in dates]), sizes)
                 drop = drop | (keys.is_in(committed.implode()) & pl.Series(in_date))
-        fix = pl.Series([False] * len(keys))
+        fix = None
         canaries = [piece.canary for piece in pieces if piece.canary is not None]
         canary = pl.concat(canaries) if canaries else None
         if canary is not None and canary.any():  # a canary copy makes the kept row canary
@@ -466,13 +454,14 @@ class WarehouseWriter:
                 & pl.col("canary").any().over("k")
             ).to_series()
         dropped = int(drop.sum())
-        self._staged.source_keys[kind] = keys.filter(~drop).drop_nulls()
+        self._staged.source_keys[kind] = keys.filter(~drop).drop_nulls() if dropped else present
         self._staged.duplicates_dropped += dropped
         self._staged.rows_by_kind[kind.value] = (
             self._staged.rows_by_kind.get(kind.value, 0) + len(keys) - dropped
         )
-        if dropped or fix.any():
-            self._rewrite(pieces, drop, fix)
+        if dropped or (fix is not None and fix.any()):
+            fixes = pl.repeat(False, len(keys), eager=True) if fix is None else fix
+            self._rewrite(pieces, drop, fixes)
 
     @staticmethod
     def _rewrite(pieces: list[_KeyPiece], drop: pl.Series, fix: pl.Series) -> None:
@@ -529,7 +518,7 @@ class WarehouseWriter:
         entry.quarantined = staged.quarantined
         entry.run_id = self.run_id
         entry.ingested_at = self._clock().isoformat()
-        self.manifest[entry.sha256] = entry
+        self.manifest[entry.content_hash] = entry
         write_manifest(self.layout.manifest_path, self.manifest)
         for kind, keys in staged.source_keys.items():
             self._run_keys[kind] = _append(self._run_keys.get(kind), keys)

@@ -45,7 +45,7 @@ def _write_warehouse(root: Path, frame: pl.DataFrame) -> Path:
         writer.stage(RecordKind.ACCESS_REQUESTS, frame)
         writer.commit_source(
             ManifestEntry(
-                sha256="test",
+                content_hash="test",
                 path="test",
                 size_bytes=0,
                 container="plain",

@@ -127,7 +127,7 @@ def crafted(tmp_path_factory: pytest.TempPathFactory):
         writer.stage(RecordKind.ACCESS_REQUESTS, frame)
         writer.commit_source(
             ManifestEntry(
-                sha256="crafted",
+                content_hash="crafted",
                 path="crafted",
                 size_bytes=0,
                 container="test",
