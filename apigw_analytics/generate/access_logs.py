@@ -10,10 +10,12 @@ console presets come from the ingestors themselves, so writer and reader share o
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
-import polars as pl
+import numpy as np
 
 from apigw_analytics.errors import chosen
+from apigw_analytics.generate.rendering import Column, Rendering, Step
 from apigw_analytics.ingest.access_fields import (
     REQUEST_TIME,
     REQUEST_TIME_EPOCH,
@@ -81,7 +83,6 @@ ACCESS_TEMPLATES: dict[str, str] = {
     "http-xml": HTTP_XML,
     "websocket-json": WEBSOCKET_JSON,
 }
-_CLF_TIME = "%d/%b/%Y:%H:%M:%S +0000"
 
 
 def template_named(name: str) -> str:
@@ -89,29 +90,27 @@ def template_named(name: str) -> str:
     return chosen(ACCESS_TEMPLATES, name, "access-log format")
 
 
-def _value_text(variable: str, schema: pl.Schema) -> pl.Expr:
-    """The text API Gateway writes for one variable: its value, or `-` when it has none."""
+def _column_of(variable: str) -> str | None:
+    """The column (rendering form) of a variable: `requestTime` is the CLF form of the request
+    time, `requestTimeEpoch` its ms."""
     column = column_for_variable(variable)
     if column == REQUEST_TIME:
-        text = pl.col("requested_at").dt.strftime(_CLF_TIME)
-    elif column == REQUEST_TIME_EPOCH:
-        text = pl.col("requested_at").dt.epoch("ms").cast(pl.String)
-    elif column is None or column not in schema:
-        text = pl.lit(None, pl.String)
-    elif schema[column] == pl.Boolean:
-        text = pl.when(pl.col(column)).then(pl.lit("true")).otherwise(pl.lit("false"))
-    else:
-        text = pl.col(column).cast(pl.String)
-    return text.fill_null("-")
+        return "requested_at:clf"
+    if column == REQUEST_TIME_EPOCH:
+        return "requested_at"
+    return column
 
 
-def render(template: str, requests: pl.DataFrame) -> pl.Series:
-    """One log line per request, `template` rendered with that request's values."""
+def template_steps(template: str) -> list[Step]:
+    """The template as rendering steps: each literal piece and the column that follows it."""
     pieces = _VARIABLE.split(template.strip())
-    parts: list[pl.Expr] = []
-    for index, piece in enumerate(pieces):
-        if index % 2:
-            parts.append(_value_text(piece, requests.schema))
-        elif piece:
-            parts.append(pl.lit(piece))
-    return requests.select(pl.concat_str(parts).alias("line")).to_series()
+    steps: list[Step] = [
+        (pieces[index], _column_of(pieces[index + 1])) for index in range(0, len(pieces) - 1, 2)
+    ]
+    return [*steps, (pieces[-1], None)]
+
+
+def render(template: str, columns: Mapping[str, Column], rows: np.ndarray) -> Rendering:
+    """`template` rendered for each of `rows` (indices into `columns`, in output order);
+    a variable with no column or no value renders as `-`."""
+    return Rendering(template_steps(template), columns, rows)

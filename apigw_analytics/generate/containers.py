@@ -2,7 +2,9 @@
 subscription-filter payloads delivered by Firehose.
 
 Every writer is byte-for-byte deterministic (gzip members carry no timestamp or name) and takes
-events already in the order CloudWatch holds them: `(timestamp, message)` with the time in UTC ms.
+events already in the order CloudWatch holds them: `(timestamp, message)` with the time in UTC ms;
+plain and gzip files take rendered lines as they are (`Rendering`), the others one message
+string per event.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+
+from apigw_analytics.generate.rendering import Rendering
 
 CONTAINERS = ("plain", "gzip", "s3-export", "subscription")
 ACCOUNT_ID = "123456789012"
@@ -48,18 +52,20 @@ def _text(lines: pl.Series) -> bytes:
     return buffer.getvalue()
 
 
-def write_plain(path: Path, messages: pl.Series) -> list[tuple[Path, int]]:
-    """One message a line (an `aws logs` download, a Firehose object with newline records)."""
+def write_plain(path: Path, lines: Rendering) -> list[tuple[Path, int]]:
+    """One message a line (an `aws logs` download, a Firehose object with newline records),
+    written chunk by chunk as the lines are rendered."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pl.DataFrame({"line": messages}).write_csv(path, include_header=False, quote_style="never")
-    return [(path, messages.len())]
+    with path.open("wb") as file:
+        lines.write_to(file)
+    return [(path, len(lines))]
 
 
-def write_gzip(path: Path, messages: pl.Series) -> list[tuple[Path, int]]:
+def write_gzip(path: Path, lines: Rendering) -> list[tuple[Path, int]]:
     """The plain file, gzip-compressed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_gzip(_text(messages)))
-    return [(path, messages.len())]
+    path.write_bytes(_gzip(lines.lines().data.tobytes()))
+    return [(path, len(lines))]
 
 
 def s3_export_lines(timestamp_ms: pl.Series, messages: pl.Series) -> pl.Series:

@@ -23,11 +23,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from apigw_analytics.generate import containers, metrics
 from apigw_analytics.generate.access_logs import render, template_named
 from apigw_analytics.generate.execution_logs import execution_events, log_group
+from apigw_analytics.generate.rendering import Codes
 from apigw_analytics.generate.run import GeneratedRun
 from apigw_analytics.generate.scenarios import Api
 
@@ -67,12 +69,12 @@ def _stage_slug(api: Api) -> str:
 
 
 def _write_access(
-    out: Path, api: Api, requests: pl.DataFrame, run: GeneratedRun, format_name: str | None
+    out: Path, api: Api, rows: np.ndarray, run: GeneratedRun, format_name: str | None
 ) -> list[WrittenFile]:
     chosen = format_name or api.access_format
-    ordered = requests.sort("completed_at", "requested_at", maintain_order=True)
-    lines = render(template_named(chosen), ordered)
-    times = ordered["completed_at"].dt.epoch("ms")
+    ordered = run.completion_order(rows)
+    lines = render(template_named(chosen), run.columns, ordered)
+    times = pl.Series(run.columns.completed_ms[ordered])
     slug = _stage_slug(api)
     folder = out / "access"
     group = f"/aws/apigateway/{api.name}-{api.stage.replace('$', '')}-access"
@@ -83,10 +85,10 @@ def _write_access(
     elif container == "gzip":
         paths = containers.write_gzip(folder / f"{slug}.log.gz", lines)
     elif container == "s3-export":
-        paths = containers.write_s3_export(folder / slug, stream, times, lines)
+        paths = containers.write_s3_export(folder / slug, stream, times, lines.lines().to_series())
     else:
         paths = containers.write_subscription(
-            folder / f"{slug}.firehose.gz", group, stream, times, lines
+            folder / f"{slug}.firehose.gz", group, stream, times, lines.lines().to_series()
         )
     return [WrittenFile(p, f"{api.name} access log", chosen, container, n) for p, n in paths]
 
@@ -96,10 +98,13 @@ def write_access_logs(
 ) -> list[WrittenFile]:
     """Each API stage's access log in its format and container (`format_name` forces one)."""
     written: list[WrittenFile] = []
+    api_names = run.columns["api_name"]
+    assert isinstance(api_names, Codes)
     for api in run.scenario.apis:
-        requests = run.requests.filter(pl.col("api_name") == api.name)
-        if not requests.is_empty():
-            written += _write_access(out, api, requests, run, format_name)
+        of_api = np.array([name == api.name for name in api_names.values], np.bool_)
+        rows = np.flatnonzero(of_api[api_names.codes])
+        if len(rows):
+            written += _write_access(out, api, rows, run, format_name)
     return written
 
 

@@ -16,9 +16,9 @@ called at all (throttle, cache) and whether the answer arrives in time (integrat
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 
 import numpy as np
-import polars as pl
 
 from apigw_analytics.generate.scenarios import Api, Backend, Route, Scenario, route_label
 
@@ -81,43 +81,59 @@ def zipf_choice(rng: np.random.Generator, size: int, n: int, exponent: float) ->
     return np.minimum(np.searchsorted(cumulative, rng.random(size)), n - 1)
 
 
-def _clients(scenario: Scenario) -> pl.DataFrame:
-    """The client population: address, user agent, API key and authorizer principal."""
+EVENT_TYPES = ("MESSAGE", "CONNECT", "DISCONNECT")
+EVENT_MESSAGE, EVENT_CONNECT, EVENT_DISCONNECT = 0, 1, 2
+
+
+@dataclass
+class Arrivals:
+    """Arrivals in time order as aligned arrays: `arrival_ms`, `route_index`, `client`,
+    `connection` (-1: none) and `event` (a code into EVENT_TYPES, -1 for a non-WebSocket
+    request); `connection_ids[k]` is the id of connection k."""
+
+    columns: dict[str, np.ndarray]
+    connection_ids: list[str]
+
+
+def client_fields(scenario: Scenario) -> dict[str, list[str | None]]:
+    """The client population: per client, its address, user agent, API key and principal."""
     n = scenario.traffic.clients
-    index = np.arange(n)
     keys = scenario.api_keys or (None,)
-    return pl.DataFrame(
-        {
-            "client": index,
-            "source_ip": [f"198.51.{100 + i // 250}.{i % 250 + 1}" for i in index],
-            "user_agent": [_USER_AGENTS[i % len(_USER_AGENTS)] for i in index],
-            "client_api_key": [keys[i % len(keys)] for i in index],
-            "authorizer_principal_id": [f"user-{i:04d}" for i in index],
-        },
-        schema_overrides={"client": pl.Int64},
-    )
+    return {
+        "source_ip": [f"198.51.{100 + i // 250}.{i % 250 + 1}" for i in range(n)],
+        "user_agent": [_USER_AGENTS[i % len(_USER_AGENTS)] for i in range(n)],
+        "api_key_id": [keys[i % len(keys)] for i in range(n)],
+        "authorizer_principal_id": [f"user-{i:04d}" for i in range(n)],
+    }
 
 
-def _route_rows(scenario: Scenario) -> pl.DataFrame:
+def route_fields(scenario: Scenario) -> dict[str, list[str | None]]:
     """Per route: where it lives and how it is addressed in logs."""
-    rows = []
-    for index, route in enumerate(scenario.routes):
-        api = scenario.api(route.api)
-        rows.append(
-            {
-                "route_index": index,
-                "api_name": api.name,
-                "api_id": api.api_id,
-                "api_type": api.api_type,
-                "stage": api.stage,
-                "domain_name": api.domain_name,
-                "http_method": route.method if api.api_type != "websocket" else None,
-                "resource_path": route.resource if api.api_type == "rest" else None,
-                "route_key": _route_key(api, route),
-                "requires_key": _requires_key(scenario, api, route),
-            }
+    fields: dict[str, list[str | None]] = {
+        name: []
+        for name in (
+            "api_name", "api_id", "api_type", "stage", "domain_name", "http_method",
+            "resource_path", "route_key",
         )
-    return pl.DataFrame(rows)
+    }  # fmt: skip
+    for route in scenario.routes:
+        api = scenario.api(route.api)
+        fields["api_name"].append(api.name)
+        fields["api_id"].append(api.api_id)
+        fields["api_type"].append(api.api_type)
+        fields["stage"].append(api.stage)
+        fields["domain_name"].append(api.domain_name)
+        fields["http_method"].append(route.method if api.api_type != "websocket" else None)
+        fields["resource_path"].append(route.resource if api.api_type == "rest" else None)
+        fields["route_key"].append(_route_key(api, route))
+    return fields
+
+
+def requires_key(scenario: Scenario) -> np.ndarray:
+    """Per route, whether its method requires an API key (the key is logged only then)."""
+    return np.array(
+        [_requires_key(scenario, scenario.api(r.api), r) for r in scenario.routes], np.bool_
+    )
 
 
 def _route_key(api: Api, route: Route) -> str | None:
@@ -146,7 +162,7 @@ def _path_template(scenario: Scenario, route: Route) -> str | None:
 
 def base_arrivals(
     scenario: Scenario, duration_s: float, rps: float, rng: np.random.Generator
-) -> pl.DataFrame:
+) -> Arrivals:
     """Arrival time, route and client of every request, base traffic and bursts together."""
     traffic = scenario.traffic
     start_s = scenario.start.timestamp()
@@ -170,68 +186,65 @@ def base_arrivals(
         parts.append((burst_ms, np.full(count, labels.index(burst.route)), burst_client))
     t_all = np.concatenate([p[0] for p in parts]) + int(start_s * 1000)
     order = np.argsort(t_all, kind="stable")
-    frame = pl.DataFrame(
-        {
-            "arrival_ms": distinct_ms(t_all[order]),
-            "route_index": np.concatenate([p[1] for p in parts])[order].astype(np.int64),
-            "client": np.concatenate([p[2] for p in parts])[order].astype(np.int64),
-        }
-    )
-    return _with_connections(scenario, frame, rng)
+    columns = {
+        "arrival_ms": distinct_ms(t_all[order]),
+        "route_index": np.concatenate([p[1] for p in parts])[order].astype(np.int64),
+        "client": np.concatenate([p[2] for p in parts])[order].astype(np.int64),
+    }
+    return _with_connections(scenario, columns, rng)
 
 
 def _with_connections(
-    scenario: Scenario, frame: pl.DataFrame, rng: np.random.Generator
-) -> pl.DataFrame:
+    scenario: Scenario, columns: dict[str, np.ndarray], rng: np.random.Generator
+) -> Arrivals:
     """WebSocket messages grouped into connections, each opened by a `$connect` just before its
     first message and closed by a `$disconnect` just after its last."""
-    frame = frame.with_columns(
-        pl.lit(None, pl.Int64).alias("connection"),
-        pl.lit(None, pl.String).alias("connection_id"),
-        pl.lit("MESSAGE").alias("event_type"),
-    )
+    n = len(columns["arrival_ms"])
     ws_routes = [
         i for i, r in enumerate(scenario.routes) if scenario.api(r.api).api_type == "websocket"
     ]
+    is_message = np.isin(columns["route_index"], ws_routes)
+    columns["connection"] = np.full(n, -1, np.int64)
+    columns["event"] = np.where(is_message, EVENT_MESSAGE, -1).astype(np.int8)
     if not ws_routes:
-        return frame.with_columns(pl.lit(None, pl.String).alias("event_type"))
+        return Arrivals(columns, [])
     per_connection = max(scenario.traffic.websocket_messages_per_connection, 1)
-    messages = frame.filter(pl.col("route_index").is_in(ws_routes))
-    messages = messages.with_columns((pl.int_range(pl.len()) // per_connection).alias("connection"))
-    edges = messages.group_by("connection", maintain_order=True).agg(
-        pl.col("arrival_ms").min().alias("first_ms"),
-        pl.col("arrival_ms").max().alias("last_ms"),
-        pl.col("client").first(),
-        pl.col("route_index").first(),
-    )
-    n = edges.height
-    ids = base64.urlsafe_b64encode(rng.bytes(12 * n))
-    edges = edges.with_columns(
-        pl.Series("connection_id", [ids[16 * i : 16 * i + 15].decode() + "=" for i in range(n)])
-    )
-    messages = (
-        messages.drop("connection_id")
-        .join(edges.select("connection", "connection_id"), on="connection", maintain_order="left")
-        .select(frame.columns)
-    )
-    opened = edges.select(
-        (pl.col("first_ms") - pl.Series(rng.integers(1, 500, n))).alias("arrival_ms"),
-        "route_index", "client", "connection", "connection_id",
-        pl.lit("CONNECT").alias("event_type"),
-    )  # fmt: skip
-    closed = edges.select(
-        (pl.col("last_ms") + pl.Series(rng.integers(1, 2000, n))).alias("arrival_ms"),
-        "route_index", "client", "connection", "connection_id",
-        pl.lit("DISCONNECT").alias("event_type"),
-    )  # fmt: skip
-    others = frame.filter(~pl.col("route_index").is_in(ws_routes)).with_columns(
-        pl.lit(None, pl.String).alias("event_type")
-    )
-    combined = pl.concat([others, messages, opened, closed], how="vertical_relaxed")
-    combined = combined.sort("arrival_ms", "route_index", "client", maintain_order=True)
-    return combined.with_columns(
-        pl.Series("arrival_ms", distinct_ms(combined["arrival_ms"].to_numpy()))
-    )
+    messages = np.flatnonzero(is_message)
+    columns["connection"][messages] = np.arange(len(messages)) // per_connection
+    first = messages[::per_connection]
+    last = messages[np.minimum(np.arange(len(first)) * per_connection + per_connection - 1,
+                               len(messages) - 1)]  # fmt: skip
+    count = len(first)
+    ids = base64.urlsafe_b64encode(rng.bytes(12 * count))
+    connection_ids = [ids[16 * i : 16 * i + 15].decode() + "=" for i in range(count)]
+    edges = {
+        "route_index": columns["route_index"][first],
+        "client": columns["client"][first],
+        "connection": np.arange(count, dtype=np.int64),
+    }
+    opened = {
+        "arrival_ms": columns["arrival_ms"][first] - rng.integers(1, 500, count),
+        **edges,
+        "event": np.full(count, EVENT_CONNECT, np.int8),
+    }
+    closed = {
+        "arrival_ms": columns["arrival_ms"][last] + rng.integers(1, 2000, count),
+        **edges,
+        "event": np.full(count, EVENT_DISCONNECT, np.int8),
+    }
+    # Rows in the order (other requests, messages, opened, closed), then sorted stably.
+    others = np.flatnonzero(~is_message)
+    parts = [take(columns, others), take(columns, messages), opened, closed]
+    combined = {name: np.concatenate([part[name] for part in parts]) for name in columns}
+    order = np.lexsort((combined["client"], combined["route_index"], combined["arrival_ms"]))
+    combined = take(combined, order)
+    combined["arrival_ms"] = distinct_ms(combined["arrival_ms"])
+    return Arrivals(combined, connection_ids)
+
+
+def take(columns: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The given rows of aligned arrays."""
+    return {name: values[rows] for name, values in columns.items()}
 
 
 def backend_answers(
@@ -283,48 +296,32 @@ def _outcomes(backend: Backend, u: np.ndarray) -> np.ndarray:
     return kinds[np.searchsorted(edges, u, side="right")]
 
 
-def describe(scenario: Scenario, frame: pl.DataFrame) -> pl.DataFrame:
-    """Join the route and client attributes the logs show onto the arrivals."""
-    routes = _route_rows(scenario)
-    clients = _clients(scenario)
-    return (
-        frame.join(routes, on="route_index", how="left", maintain_order="left")
-        .join(clients, on="client", how="left", maintain_order="left")
-        .with_columns(
-            pl.when(pl.col("requires_key"))
-            .then(pl.col("client_api_key"))
-            .otherwise(None)
-            .alias("api_key_id")
-        )
-        .with_columns(
-            pl.when(pl.col("event_type") == "CONNECT")
-            .then(pl.lit("$connect"))
-            .when(pl.col("event_type") == "DISCONNECT")
-            .then(pl.lit("$disconnect"))
-            .otherwise(pl.col("route_key"))
-            .alias("route_key")
-        )
-        .drop("client_api_key", "requires_key")
-    )
-
-
-def request_paths(
-    scenario: Scenario, route_index: np.ndarray, rng: np.random.Generator
-) -> pl.Series:
-    """Concrete request paths: the template with `{id}` filled by a Zipf draw over the route's
-    distinct items (a few items are hot, which is what makes a cache worth having)."""
+def path_items(scenario: Scenario, route_index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Which of its route's distinct items each request asks for: a Zipf draw over the route's
+    items (a few items are hot, which is what makes a cache worth having); 0 for a route with
+    one path."""
     exponent = scenario.traffic.path_zipf_exponent
     item = np.zeros(len(route_index), np.int64)
     for index, route in enumerate(scenario.routes):
         rows = np.flatnonzero(route_index == index)
         if route.distinct_paths > 1 and len(rows):
             item[rows] = zipf_choice(rng, len(rows), route.distinct_paths, exponent)
-    templates = pl.Series([_path_template(scenario, r) for r in scenario.routes], dtype=pl.String)
-    frame = pl.DataFrame({"template": templates.gather(route_index), "item": item + 1000})
-    return (
-        frame.select(
-            pl.col("template").str.replace("{id}", pl.col("item").cast(pl.String), literal=True)
-        )
-        .to_series()
-        .alias("path")
-    )
+    return item
+
+
+def path_table(scenario: Scenario) -> tuple[list[str | None], np.ndarray, np.ndarray]:
+    """Every concrete request path, route by route (the template with `{id}` filled by item
+    number + 1000), with each route's first entry and its number of entries (one for a route
+    whose template has no `{id}`)."""
+    values: list[str | None] = []
+    first, count = [], []
+    for route in scenario.routes:
+        template = _path_template(scenario, route)
+        items = route.distinct_paths if template and "{id}" in template else 1
+        first.append(len(values))
+        count.append(items)
+        values += [
+            None if template is None else template.replace("{id}", str(1000 + item))
+            for item in range(max(items, 1))
+        ]
+    return values, np.array(first, np.int64), np.array(count, np.int64)

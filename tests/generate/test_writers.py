@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -11,6 +12,7 @@ from apigw_analytics.generate import containers
 from apigw_analytics.generate.access_logs import ACCESS_TEMPLATES, render
 from apigw_analytics.generate.execution_logs import execution_events
 from apigw_analytics.generate.output import write_execution_logs, write_metrics
+from apigw_analytics.generate.rendering import Rendering
 from apigw_analytics.generate.run import GeneratedRun, generate_run
 from apigw_analytics.generate.scenarios import scenario_named
 from apigw_analytics.ingest.pipeline import ingest_paths
@@ -19,22 +21,25 @@ API_OF_FORMAT = {"rest": "shop", "http": "catalog", "websocket": "chat"}
 ROWS = 400
 
 
-def _sample(run: GeneratedRun, format_name: str) -> pl.DataFrame:
+def _sample(run: GeneratedRun, format_name: str) -> np.ndarray:
+    """Row indices of the format's API: its first requests that are not 200, then its first."""
     api = API_OF_FORMAT[format_name.split("-", maxsplit=1)[0]]
-    rows = run.requests.filter(pl.col("api_name") == api)
-    return rows.filter(pl.col("status") != 200).head(ROWS // 2).vstack(rows.head(ROWS // 2))
+    rows = run.requests.with_row_index().filter(pl.col("api_name") == api)
+    picked = rows.filter(pl.col("status") != 200).head(ROWS // 2).vstack(rows.head(ROWS // 2))
+    return picked["index"].to_numpy().astype(np.int64)
 
 
-def _write(container: str, folder: Path, rows: pl.DataFrame, lines: pl.Series) -> None:
-    times = rows["completed_at"].dt.epoch("ms")
+def _write(container: str, folder: Path, times: pl.Series, lines: Rendering) -> None:
     if container == "plain":
         containers.write_plain(folder / "access.log", lines)
     elif container == "gzip":
         containers.write_gzip(folder / "access.log.gz", lines)
     elif container == "s3-export":
-        containers.write_s3_export(folder, "0123456789abcdef0123456789abcdef", times, lines)
+        messages = lines.lines().to_series()
+        containers.write_s3_export(folder, "0123456789abcdef0123456789abcdef", times, messages)
     else:
-        containers.write_subscription(folder / "f.gz", "/aws/access", "stream", times, lines)
+        messages = lines.lines().to_series()
+        containers.write_subscription(folder / "f.gz", "/aws/access", "stream", times, messages)
 
 
 def _read(data: Path) -> pl.DataFrame:
@@ -46,9 +51,11 @@ def _read(data: Path) -> pl.DataFrame:
 def test_access_writer_round_trip(
     runs: dict[str, GeneratedRun], tmp_path: Path, format_name: str, container: str
 ) -> None:
-    rows = _sample(runs["method-burst"], format_name)
-    lines = render(ACCESS_TEMPLATES[format_name], rows)
-    _write(container, tmp_path / "out", rows, lines)
+    run = runs["method-burst"]
+    picked = _sample(run, format_name)
+    rows = run.requests[picked]
+    lines = render(ACCESS_TEMPLATES[format_name], run.columns, picked)
+    _write(container, tmp_path / "out", rows["completed_at"].dt.epoch("ms"), lines)
     summary = ingest_paths([tmp_path / "out"], tmp_path / "data")
     assert summary.total("quarantined") == 0
     assert summary.exit_code == 0
