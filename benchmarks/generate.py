@@ -72,8 +72,9 @@ def main() -> None:
                 seconds, run = _generate(template, args.requests, path)
                 ours[name].append(seconds)
                 size_mb[name] = path.stat().st_size / 1e6
-                path.unlink()
+                path.unlink()  # its pages are dropped, not written back during the next run
                 bare[name].append(_baseline(template, run, folder / "baseline.jsonl"))
+                (folder / "baseline.jsonl").unlink()
                 rows = run.requests.height
     print(f"requests: {rows:,} (steady scenario over a simulated day); best of {args.repeat}")
     for name in TEMPLATES:

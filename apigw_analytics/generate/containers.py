@@ -54,8 +54,11 @@ def _text(lines: pl.Series) -> bytes:
 
 def write_plain(path: Path, lines: Rendering) -> list[tuple[Path, int]]:
     """One message a line (an `aws logs` download, a Firehose object with newline records),
-    written chunk by chunk as the lines are rendered."""
+    written chunk by chunk as the lines are rendered. A file already there is removed first
+    rather than truncated: ext4 flushes a truncated-and-rewritten file to disk when it is closed
+    (its `auto_da_alloc` guard for editors), which would make a rerun wait for the disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
     with path.open("wb") as file:
         lines.write_to(file)
     return [(path, len(lines))]

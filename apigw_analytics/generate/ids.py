@@ -7,8 +7,6 @@ hex digits of a million UUIDs in a few milliseconds, with no Python string per i
 
 from __future__ import annotations
 
-import base64
-
 import numpy as np
 from numba import njit
 
@@ -18,33 +16,52 @@ UUID_WIDTH = 36
 SHORT_ID_WIDTH = 16
 XRAY_WIDTH = 35
 _HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
+_BASE64URL = np.frombuffer(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", np.uint8
+)
 
 
 @njit(nogil=True, cache=True)
-def _uuid_chars(raw, hex_digits, out):
-    for i in range(raw.shape[0]):
+def _request_id_chars(uuid_raw, short, rest, hex_digits, out):
+    for i in range(uuid_raw.shape[0]):
+        if not rest[i]:
+            for k in range(SHORT_ID_WIDTH):
+                out[i, k] = short[i, k]
+            continue
         pos = 0
-        for k in range(16):
+        for k in range(UUID_BYTES):
             if 4 <= k <= 10 and k % 2 == 0:
                 out[i, pos] = 45  # "-"
                 pos += 1
-            out[i, pos] = hex_digits[raw[i, k] >> 4]
-            out[i, pos + 1] = hex_digits[raw[i, k] & 15]
+            out[i, pos] = hex_digits[uuid_raw[i, k] >> 4]
+            out[i, pos + 1] = hex_digits[uuid_raw[i, k] & 15]
             pos += 2
 
 
-def uuid_chars(raw: np.ndarray) -> np.ndarray:
-    """(n, 36) UUID text (`8-4-4-4-12` lower-case hex) of (n, 16) random bytes."""
-    out = np.empty((raw.shape[0], UUID_WIDTH), np.uint8)
-    _uuid_chars(raw, _HEX, out)
-    return out
+def request_id_chars(
+    uuid_raw: np.ndarray, short: np.ndarray, rest: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 36) request ids and their lengths: REST requests have a UUID (`8-4-4-4-12`
+    lower-case hex of 16 random bytes), HTTP and WebSocket ones their short id."""
+    out = np.zeros((uuid_raw.shape[0], UUID_WIDTH), np.uint8)
+    _request_id_chars(uuid_raw, short, rest, _HEX, out)
+    return out, np.where(rest, UUID_WIDTH, SHORT_ID_WIDTH).astype(np.int32)
+
+
+@njit(nogil=True, cache=True)
+def _short_id_chars(raw, alphabet, out):
+    for i in range(raw.shape[0]):
+        for group in range(SHORT_ID_BYTES // 3):
+            bits = (raw[i, 3 * group] << 16) | (raw[i, 3 * group + 1] << 8) | raw[i, 3 * group + 2]
+            for k in range(4):
+                out[i, 4 * group + k] = alphabet[(bits >> (18 - 6 * k)) & 63]
+        out[i, SHORT_ID_WIDTH - 1] = 61  # "="
 
 
 def short_id_chars(raw: np.ndarray) -> np.ndarray:
-    """(n, 16) API-Gateway-style ids (base64url of 12 bytes, the last character `=`)."""
-    text = base64.urlsafe_b64encode(np.ascontiguousarray(raw).tobytes())
-    out = np.frombuffer(text, np.uint8).reshape(raw.shape[0], SHORT_ID_WIDTH).copy()
-    out[:, SHORT_ID_WIDTH - 1] = ord("=")
+    """(n, 16) API-Gateway-style ids: base64url of 12 random bytes, the last character `=`."""
+    out = np.empty((raw.shape[0], SHORT_ID_WIDTH), np.uint8)
+    _short_id_chars(raw, _BASE64URL, out)
     return out
 
 

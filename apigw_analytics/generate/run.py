@@ -91,12 +91,13 @@ def _prepared(scenario: Scenario, arrivals: Table, rng: np.random.Generator) -> 
     bytes of the request's ids."""
     route_index = arrivals["route_index"]
     n = len(route_index)
-    answers = traffic.backend_answers(scenario, route_index, rng)
+    route_rows = traffic.rows_by_route(route_index, len(scenario.routes))
+    answers = traffic.backend_answers(scenario, route_rows, n, rng)
     has_authorizer = _authorizer_routes(scenario)[route_index]
     overhead = np.round(4.0 * np.exp(0.5 * rng.standard_normal(n))) + 1.0
     authorizer_ms = np.round(35.0 * np.exp(0.4 * rng.standard_normal(n))) + 2.0
     unauthorized = has_authorizer & (rng.random(n) < scenario.traffic.unauthorized_share)
-    item = traffic.path_items(scenario, route_index, rng)
+    item = traffic.path_items(scenario, route_rows, n, rng)
     uuid_raw = np.frombuffer(rng.bytes(ids.UUID_BYTES * n), np.uint8).reshape(n, ids.UUID_BYTES)
     short_raw = np.frombuffer(rng.bytes(ids.SHORT_ID_BYTES * n), np.uint8)
     return {
@@ -259,20 +260,13 @@ class _IdTexts:
         self.short_raw = requests["short_raw"]
 
     @cached_property
-    def uuid(self) -> np.ndarray:
-        return ids.uuid_chars(self.uuid_raw)
-
-    @cached_property
     def short(self) -> np.ndarray:
         return ids.short_id_chars(self.short_raw)
 
     def request_id(self, rest: np.ndarray) -> Chars:
         """REST requests have UUID request ids, HTTP and WebSocket ones the short id."""
-        if rest.all():
-            return Chars(self.uuid)
-        chars = np.where(rest[:, None], self.uuid, 0).astype(np.uint8)
-        chars[~rest, : ids.SHORT_ID_WIDTH] = self.short[~rest]
-        return Chars(chars, np.where(rest, ids.UUID_WIDTH, ids.SHORT_ID_WIDTH).astype(np.int32))
+        chars, lengths = ids.request_id_chars(self.uuid_raw, self.short, rest)
+        return Chars(chars, None if rest.all() else lengths)
 
 
 @dataclass

@@ -211,35 +211,46 @@ def _with_connections(
     per_connection = max(scenario.traffic.websocket_messages_per_connection, 1)
     messages = np.flatnonzero(is_message)
     columns["connection"][messages] = np.arange(len(messages)) // per_connection
-    first = messages[::per_connection]
-    last = messages[np.minimum(np.arange(len(first)) * per_connection + per_connection - 1,
-                               len(messages) - 1)]  # fmt: skip
+    starts = np.arange(0, len(messages), per_connection)
+    first = messages[starts]
+    last = messages[np.minimum(starts + per_connection - 1, len(messages) - 1)]
     count = len(first)
     ids = base64.urlsafe_b64encode(rng.bytes(12 * count))
     connection_ids = [ids[16 * i : 16 * i + 15].decode() + "=" for i in range(count)]
+    opened_ms = columns["arrival_ms"][first] - rng.integers(1, 500, count)
+    closed_ms = columns["arrival_ms"][last] + rng.integers(1, 2000, count)
+    # Other requests and messages stay in time order; the opens and closes join them.
     edges = {
-        "route_index": columns["route_index"][first],
-        "client": columns["client"][first],
-        "connection": np.arange(count, dtype=np.int64),
+        "arrival_ms": np.concatenate([opened_ms, closed_ms]),
+        "route_index": np.tile(columns["route_index"][first], 2),
+        "client": np.tile(columns["client"][first], 2),
+        "connection": np.tile(np.arange(count, dtype=np.int64), 2),
+        "event": np.repeat(np.array([EVENT_CONNECT, EVENT_DISCONNECT], np.int8), count),
     }
-    opened = {
-        "arrival_ms": columns["arrival_ms"][first] - rng.integers(1, 500, count),
-        **edges,
-        "event": np.full(count, EVENT_CONNECT, np.int8),
-    }
-    closed = {
-        "arrival_ms": columns["arrival_ms"][last] + rng.integers(1, 2000, count),
-        **edges,
-        "event": np.full(count, EVENT_DISCONNECT, np.int8),
-    }
-    # Rows in the order (other requests, messages, opened, closed), then sorted stably.
-    others = np.flatnonzero(~is_message)
-    parts = [take(columns, others), take(columns, messages), opened, closed]
-    combined = {name: np.concatenate([part[name] for part in parts]) for name in columns}
-    order = np.lexsort((combined["client"], combined["route_index"], combined["arrival_ms"]))
+    combined = {name: np.concatenate([columns[name], edges[name]]) for name in columns}
+    order = _time_route_client_order(
+        combined["arrival_ms"], combined["route_index"], combined["client"]
+    )
     combined = take(combined, order)
     combined["arrival_ms"] = distinct_ms(combined["arrival_ms"])
     return Arrivals(combined, connection_ids)
+
+
+def _time_route_client_order(
+    arrival_ms: np.ndarray, route_index: np.ndarray, client: np.ndarray
+) -> np.ndarray:
+    """The stable sort order by (time, route, client): by time, then only the rows that share
+    a millisecond are ordered by route and client (they are few: times are mostly distinct)."""
+    order = np.argsort(arrival_ms, kind="stable")
+    ordered_ms = arrival_ms[order]
+    tie = np.flatnonzero(ordered_ms[1:] == ordered_ms[:-1])
+    if len(tie):
+        tied = np.zeros(len(order), np.bool_)
+        tied[tie] = tied[tie + 1] = True
+        slots = np.flatnonzero(tied)
+        rows = order[slots]
+        order[slots] = rows[np.lexsort((client[rows], route_index[rows], ordered_ms[slots]))]
+    return order
 
 
 def take(columns: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -247,19 +258,25 @@ def take(columns: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarr
     return {name: values[rows] for name, values in columns.items()}
 
 
+def rows_by_route(route_index: np.ndarray, routes: int) -> list[np.ndarray]:
+    """The rows of each route, ascending (one stable sort, rather than one pass per route)."""
+    order = np.argsort(route_index.astype(np.int16 if routes < 2**15 else np.int64), kind="stable")
+    bounds = np.searchsorted(route_index[order], np.arange(routes + 1))
+    return [order[bounds[r] : bounds[r + 1]] for r in range(routes)]
+
+
 def backend_answers(
-    scenario: Scenario, route_index: np.ndarray, rng: np.random.Generator
+    scenario: Scenario, route_rows: list[np.ndarray], n: int, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
-    """What each request's backend would answer: latency (ms), outcome code, status, bytes."""
-    n = len(route_index)
+    """What each request's backend would answer: latency (ms), outcome code, status, bytes;
+    `route_rows` are the rows of each route (`rows_by_route`) among `n` requests."""
     latency = np.zeros(n, np.float64)
     outcome = np.full(n, BACKEND_OK, np.int8)
     response_bytes = np.zeros(n, np.int64)
     u_latency = rng.standard_normal(n)
     u_outcome = rng.random(n)
     u_bytes = rng.standard_normal(n)
-    for index, route in enumerate(scenario.routes):
-        rows = np.flatnonzero(route_index == index)
+    for route, rows in zip(scenario.routes, route_rows, strict=True):
         if not len(rows):
             continue
         backend = route.backend
@@ -296,14 +313,15 @@ def _outcomes(backend: Backend, u: np.ndarray) -> np.ndarray:
     return kinds[np.searchsorted(edges, u, side="right")]
 
 
-def path_items(scenario: Scenario, route_index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Which of its route's distinct items each request asks for: a Zipf draw over the route's
-    items (a few items are hot, which is what makes a cache worth having); 0 for a route with
-    one path."""
+def path_items(
+    scenario: Scenario, route_rows: list[np.ndarray], n: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Which of its route's distinct items each of `n` requests asks for: a Zipf draw over the
+    route's items (a few items are hot, which is what makes a cache worth having); 0 for a
+    route with one path."""
     exponent = scenario.traffic.path_zipf_exponent
-    item = np.zeros(len(route_index), np.int64)
-    for index, route in enumerate(scenario.routes):
-        rows = np.flatnonzero(route_index == index)
+    item = np.zeros(n, np.int64)
+    for route, rows in zip(scenario.routes, route_rows, strict=True):
         if route.distinct_paths > 1 and len(rows):
             item[rows] = zipf_choice(rng, len(rows), route.distinct_paths, exponent)
     return item
