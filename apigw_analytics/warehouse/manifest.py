@@ -21,7 +21,7 @@ import numpy as np
 import orjson
 import xxhash
 
-_HASH_CHUNK_BYTES = 1024 * 1024  # cache-sized: faster to hash than larger reads
+_HASH_CHUNK_BYTES = 256 * 1024  # cache-sized: hashed and scanned for newlines while still in cache
 _HASH_PREFIX = "xxh3-128:"
 _NEWLINE = ord("\n")
 
