@@ -355,11 +355,16 @@ class Rendering:
     the GIL, so a writer's `write` and the next chunks' rendering overlap)."""
 
     def __init__(
-        self, steps: Sequence[Step], columns: Mapping[str, Column], rows: np.ndarray
+        self,
+        steps: Sequence[Step],
+        columns: Mapping[str, Column],
+        rows: np.ndarray,
+        *,
+        chunk_bytes: int = _CHUNK_BYTES,
     ) -> None:
         self.program = _compile(steps, columns)
         self.rows = np.ascontiguousarray(rows, np.int64)
-        self.rows_per_chunk = max(1, _CHUNK_BYTES // self.program.line_bytes_max)
+        self.rows_per_chunk = max(1, chunk_bytes // self.program.line_bytes_max)
 
     def __len__(self) -> int:
         return len(self.rows)
