@@ -13,13 +13,17 @@ step 6).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from numba import njit
 
 ARRIVAL_COLUMNS = (
@@ -48,6 +52,13 @@ NUMBER_COLUMNS: dict[str, tuple[type, float | None]] = {
 # A table of one slot per possible pair of codes is used up to this size (and up to about the
 # number of arrivals, so that filling it costs less than the pass), else a hash pass.
 _DENSE_TABLE_MAX = 1 << 22
+# Row groups decoded ahead of the one being filled, by this many threads (the Parquet decoder
+# releases the GIL, so decoding the next groups overlaps filling the current one).
+_READ_AHEAD = 4
+_DECODERS = 2
+# A string column whose statistics give one value is taken from them only when the value is
+# shorter than this: writers may truncate longer min/max statistics.
+_EXACT_STATISTICS_CHARS = 64
 _MS_PER_UNIT = {"s": 1000, "ms": 1, "us": 1, "ns": 1}
 _UNITS_PER_MS = {"s": 1, "ms": 1, "us": 1000, "ns": 1_000_000}
 
@@ -245,16 +256,17 @@ class _StringCodes:
             self.values.append(value)
         return code
 
-    def finish(self) -> Coded:
-        """Nulls take the code after the last value."""
+    def finish(self, count: int) -> Coded:
+        """The codes of the first `count` rows; nulls take the code after the last value."""
         if self.codes is None:
             if self.constant is None or self.constant < 0:
-                return Coded(np.zeros(self.n, np.int32), [None])
-            return Coded(np.zeros(self.n, np.int32), [self.values[self.constant]])
+                return Coded(np.zeros(count, np.int32), [None])
+            return Coded(np.zeros(count, np.int32), [self.values[self.constant]])
+        codes = self.codes[:count]
         if self.has_nulls:
-            _replace(self.codes, -1, len(self.values))
+            _replace(codes, -1, len(self.values))
             self.values.append(None)
-        return Coded(self.codes, self.values)
+        return Coded(codes, self.values)
 
 
 def _fill_numbers(chunk: pa.Array, out: np.ndarray, null: float | None) -> None:
@@ -263,7 +275,11 @@ def _fill_numbers(chunk: pa.Array, out: np.ndarray, null: float | None) -> None:
         out[:] = null_value
         return
     values = _raw(chunk, chunk.type.to_pandas_dtype())
-    _fill_values(values, _validity(chunk), chunk.offset, null_value, out)
+    validity = _validity(chunk)
+    if len(validity):
+        _fill_values(values, validity, chunk.offset, null_value, out)
+    else:
+        out[:] = values
 
 
 def _fill_times(chunk: pa.Array, out: np.ndarray) -> None:
@@ -278,7 +294,7 @@ def _fill_times(chunk: pa.Array, out: np.ndarray) -> None:
 def read_batches(
     batches: Iterable[pa.RecordBatch], n: int, *, cache_control: bool
 ) -> ArrivalColumns:
-    """Collect `n` arrivals from Arrow batches into compact arrays (recorded order).
+    """Collect at most `n` arrivals from Arrow batches into compact arrays (recorded order).
 
     Every batch must have a non-null `requested_at`. Columns the batches do not have are left
     out (their absence is an error where the model needs them). With `cache_control`, the
@@ -294,6 +310,8 @@ def read_batches(
         stop = start + batch.num_rows
         if stop > n:
             raise ValueError(f"more than the {n} arrivals announced")
+        if stop == start:
+            continue
         for name, chunk in zip(batch.schema.names, batch.columns, strict=True):
             if name == "requested_at":
                 _fill_times(chunk, t_ms[start:stop])
@@ -316,13 +334,11 @@ def read_batches(
                     invalidate = np.zeros(n, np.bool_)
                 invalidate[start:stop] = found.to_numpy(zero_copy_only=False)
         start = stop
-    if start != n:
-        raise ValueError(f"{start} arrivals read, {n} announced")
     return ArrivalColumns(
-        t_ms=t_ms,
-        strings={name: codes.finish() for name, codes in strings.items()},
-        numbers=numbers,
-        invalidate=invalidate,
+        t_ms=t_ms[:start],
+        strings={name: codes.finish(start) for name, codes in strings.items()},
+        numbers={name: values[:start] for name, values in numbers.items()},
+        invalidate=invalidate[:start],
         request_ids={
             name: _strings(chunks)
             for name, chunks in request_ids.items()
@@ -337,6 +353,95 @@ def _strings(chunks: list[pa.Array | int]) -> pa.ChunkedArray:
     return pa.chunked_array(
         [pa.nulls(chunk, kind) if isinstance(chunk, int) else chunk for chunk in chunks], kind
     )
+
+
+def read_parquet(files: list[Path], columns: list[str], *, cache_control: bool) -> ArrivalColumns:
+    """The arrivals in Parquet `files` (those with a time), only `columns`, in file and row group
+    order, collected by `read_batches`.
+
+    Row groups are decoded on `_DECODERS` threads, up to `_READ_AHEAD` ahead of the one being
+    collected (the decoder releases the GIL). Only the columns a group's
+    statistics leave open are decoded: one null throughout the group, or a coded string column
+    with a single value in it, is made from the statistics (ids, route keys and authorizer
+    fields are often null, API id, type and stage often constant). A column a file does not
+    have reads as null.
+    """
+    groups = []
+    rows = 0
+    for path in files:
+        metadata = pq.read_metadata(path)
+        rows += metadata.num_rows
+        groups.extend((path, metadata, index) for index in range(metadata.num_row_groups))
+    with ThreadPoolExecutor(_DECODERS) as pool:
+        batches = _decoded(pool, groups, columns)
+        return read_batches(batches, rows, cache_control=cache_control)
+
+
+def _decoded(
+    pool: ThreadPoolExecutor, groups: list[tuple[Path, pq.FileMetaData, int]], columns: list[str]
+) -> Iterator[pa.RecordBatch]:
+    """The batches of each row group in order, decoded ahead on `pool`."""
+    pending: deque[Future[list[pa.RecordBatch]]] = deque()
+    waiting = iter(groups)
+    for path, metadata, index in waiting:
+        pending.append(pool.submit(_read_group, path, metadata, index, columns))
+        if len(pending) == _READ_AHEAD:
+            break
+    while pending:
+        batches = pending.popleft().result()
+        following = next(waiting, None)
+        if following is not None:
+            pending.append(pool.submit(_read_group, *following, columns))
+        yield from batches
+
+
+def _read_group(
+    path: Path, metadata: pq.FileMetaData, index: int, columns: list[str]
+) -> list[pa.RecordBatch]:
+    """One row group's `columns` (arrivals without a time left out), coded strings read
+    dictionary-encoded; the columns its statistics answer are made, not decoded."""
+    group = metadata.row_group(index)
+    rows = group.num_rows
+    chunks = {group.column(j).path_in_schema: group.column(j) for j in range(group.num_columns)}
+    known: dict[str, pa.Array] = {}
+    for name in columns:
+        column = _known_column(chunks.get(name), rows, name in CODED_COLUMNS)
+        if column is not None:
+            known[name] = column
+    if "requested_at" in known:  # no arrival in the group has a time
+        return []
+    decoded = [name for name in columns if name not in known]
+    source = pq.ParquetFile(
+        path, metadata=metadata, read_dictionary=[n for n in decoded if n in CODED_COLUMNS]
+    )
+    table = source.read_row_group(index, columns=decoded, use_threads=False)
+    for name, column in known.items():
+        table = table.append_column(name, column)
+    times = table.column("requested_at")
+    if times.null_count:
+        table = table.filter(pc.is_valid(times))
+    return table.to_batches()
+
+
+def _known_column(chunk: pq.ColumnChunkMetaData | None, rows: int, coded: bool) -> pa.Array | None:
+    """A row group's column made from its chunk's statistics: all null (or absent from the
+    file), or, for a coded string column, one (short, so not truncated) value throughout.
+    None when the statistics do not say."""
+    if chunk is None:
+        return pa.nulls(rows)
+    stats = chunk.statistics
+    if stats is None or not stats.has_null_count:
+        return None
+    if stats.null_count == rows:
+        return pa.nulls(rows)
+    if not coded or stats.null_count or not stats.has_min_max:
+        return None
+    value = stats.min
+    exact = getattr(stats, "is_min_value_exact", None) is not False
+    short = isinstance(value, str) and len(value) < _EXACT_STATISTICS_CHARS
+    if short and exact and value == stats.max:
+        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, np.int8)), [value])
+    return None
 
 
 @njit(cache=True)

@@ -10,7 +10,7 @@ Everything per request is a vectorised numpy/Arrow pass or a compiled loop (`ker
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -21,7 +21,7 @@ from numba import njit
 
 from apigw_analytics.gateway import arrivals as arr
 from apigw_analytics.gateway.config import GatewayConfig
-from apigw_analytics.gateway.kernels import new_cache, overhead_ms, replay_kernel
+from apigw_analytics.gateway.kernels import new_cache, new_limits, overhead_ms, replay_kernel
 from apigw_analytics.gateway.policy import MODEL_RESPONSE_TYPES
 from apigw_analytics.gateway.tables import PolicyTables, build_tables
 
@@ -227,10 +227,20 @@ def canary_draws(columns: arr.ArrivalColumns, seed: int) -> np.ndarray:
 
 
 def simulate_columns(
-    columns: arr.ArrivalColumns, config: GatewayConfig, *, frame: pl.DataFrame | None = None
+    columns: arr.ArrivalColumns,
+    config: GatewayConfig,
+    *,
+    frame: pl.DataFrame | None = None,
+    chunk_rows: int | None = None,
+    on_chunk: Callable[[Simulation, int, int], None] | None = None,
 ) -> Simulation:
     """`simulate` for arrivals already read into columns (the replay's way in); `frame`, when
-    given, is the same arrivals as a time-sorted polars frame."""
+    given, is the same arrivals as a time-sorted polars frame.
+
+    With `chunk_rows`, the model runs that many arrivals at a time, its state (buckets, quotas,
+    caches) carried over, so the outcomes are the same; `on_chunk(sim, start, stop)` is called
+    once rows `start` to `stop` have theirs (the replay writes them while the next chunk runs).
+    """
     columns = columns.sorted_by_time()
     n = len(columns)
     t_ms = columns.t_ms
@@ -278,7 +288,6 @@ def simulate_columns(
         owner = np.maximum(tables.route_cache_owner[key_route], 0).astype(np.int64)
         invalidate = columns.invalidate
         response_bytes = columns.number("response_bytes")
-    entries, stores = new_cache(owner, tables.cache_capacity_bytes)
     auth_key = _NONE_I32
     if (tables.route_authorizer >= 0).any():
         auth_key = _identity_codes(columns, tables.route_authorizer[route])
@@ -293,7 +302,16 @@ def simulate_columns(
             ("called", np.bool_), ("hit", np.bool_), ("drawn", np.bool_),
         )
     }  # fmt: skip
-    replay_kernel(
+    sim = Simulation(
+        columns=columns, frame=frame, t_ms=t_ms, observed_status=status,
+        observed_called=outcome["called"], observed_hit=outcome["hit"], status=outcome["status"],
+        response_type=outcome["type"], response_types=vocabulary, layer=outcome["layer"],
+        cache_result=outcome["cache"], integration_called=outcome["integration"],
+        authorizer_called=outcome["authorizer"], latency_ms=outcome["latency"],
+        drawn=outcome["drawn"], canary=canary if len(canary) else np.zeros(n, np.bool_),
+        route=route, routes=routes, tables=tables,
+    )  # fmt: skip
+    inputs = (
         t_ms, profile, route, status, recorded_type, int_latency, latency,
         _donor_rows(n, needy, donor),
         cache_key, canary, invalidate, response_bytes, auth_key, auth_latency,
@@ -303,18 +321,19 @@ def simulate_columns(
         tables.profile_buckets, tables.profile_quota, tables.bucket_rate_per_ms,
         tables.bucket_burst, tables.quota_limit, tables.quota_offset,
         tables.quota_period.astype(np.int64),
-        entries, stores, np.zeros(int(auth_key.max(initial=-1)) + 1, np.int64),
-        *outcome.values(),
     )  # fmt: skip
-    return Simulation(
-        columns=columns, frame=frame, t_ms=t_ms, observed_status=status,
-        observed_called=outcome["called"], observed_hit=outcome["hit"], status=outcome["status"],
-        response_type=outcome["type"], response_types=vocabulary, layer=outcome["layer"],
-        cache_result=outcome["cache"], integration_called=outcome["integration"],
-        authorizer_called=outcome["authorizer"], latency_ms=outcome["latency"],
-        drawn=outcome["drawn"], canary=canary if len(canary) else np.zeros(n, np.bool_),
-        route=route, routes=routes, tables=tables,
-    )  # fmt: skip
+    state = (
+        *new_limits(tables.bucket_burst, len(tables.quota_limit), t_ms[0] if n else 0),
+        *new_cache(owner, tables.cache_capacity_bytes),
+        np.zeros(int(auth_key.max(initial=-1)) + 1, np.int64),
+    )
+    step = max(1, chunk_rows or n)
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        replay_kernel(start, stop, *inputs, *state, *outcome.values())
+        if on_chunk is not None:
+            on_chunk(sim, start, stop)
+    return sim
 
 
 def _series_codes(series: pl.Series) -> arr.Coded:

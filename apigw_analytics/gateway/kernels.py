@@ -168,6 +168,20 @@ def cache_store(entries, stores, key, size_bytes, status, expires_ms):
     return True
 
 
+def new_limits(
+    burst: np.ndarray, quotas: int, first_ms: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Start state of the limits: every bucket full as of the first arrival (`tokens`,
+    `last_ms`), every quota unused and in no window yet (`used`, `window`, `first_window`)."""
+    return (
+        burst.copy(),
+        np.full(len(burst), first_ms, np.int64),
+        np.zeros(quotas, np.int64),
+        np.full(quotas, -1, np.int64),
+        np.full(quotas, -1, np.int64),
+    )
+
+
 def new_cache(owner: np.ndarray, capacity_bytes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Empty cache state: `entries` for keys whose stage cache is `owner[key]`, and `stores`
     for the stage caches of `capacity_bytes` each."""
@@ -194,8 +208,10 @@ def overhead_ms(latency_ms, integration_ms, auth_ms):
 _PROFILE_LAYER_CODES = (1, 2, 4, 5, 6)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def replay_kernel(
+    # the arrivals run now: rows start to stop (a replay may run in consecutive chunks)
+    start, stop,
     # one value per arrival, time-sorted; an optional input is an empty array when unused
     t_ms, profile, route, status, recorded_type, int_latency_ms, latency_ms, donor,
     cache_key, canary, invalidate, response_bytes, auth_key, auth_latency_ms,
@@ -204,8 +220,9 @@ def replay_kernel(
     canary_uses_cache, status_max,
     # limits: buckets and quotas by profile
     profile_buckets, profile_quota, rate_per_ms, burst, quota_limit, quota_offset, quota_period,
-    # state: stage caches, authorizer result cache
-    entries, stores, auth_expiry_ms,
+    # state, carried from chunk to chunk: buckets (`new_limits`), quotas, stage caches
+    # (`new_cache`), authorizer result cache
+    tokens, last_ms, quota_used, quota_at, quota_first, entries, stores, auth_expiry_ms,
     # outcomes, one per arrival
     out_status, out_type, layer, cache_result, integ, auth_called, out_latency_ms,
     observed_called, observed_hit, drawn,
@@ -219,13 +236,8 @@ def replay_kernel(
     each take a token (and the quota count one request); otherwise the first layer without a
     token is the one that fired (policy.py, step 2).
     """
-    tokens = burst.copy()
-    last_ms = np.full(len(burst), t_ms[0] if len(t_ms) else 0, np.int64)
-    quota_used = np.zeros(len(quota_limit), np.int64)
-    quota_at = np.full(len(quota_limit), -1, np.int64)
-    quota_first = np.full(len(quota_limit), -1, np.int64)
     caching = len(cache_key) > 0
-    for i in range(len(t_ms)):
+    for i in range(start, stop):
         t = t_ms[i]
         r = route[i]
         s = status[i]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,12 +19,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from numba import njit
 
 from apigw_analytics.errors import ConfigError, WarehouseError
-from apigw_analytics.gateway.arrivals import CODED_COLUMNS, ArrivalColumns, read_batches
+from apigw_analytics.gateway.arrivals import ArrivalColumns, read_parquet
 from apigw_analytics.gateway.config import GatewayConfig
 from apigw_analytics.gateway.engine import (
     Simulation,
@@ -38,11 +37,9 @@ from apigw_analytics.warehouse.layout import WarehouseLayout
 
 OUTCOME_CLASSES = ("429", "504", "cache hit", "other")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# Arrivals per chunk of the model's run, and per part of the outcomes written meanwhile.
 _ROWS_PER_PART = 1_000_000
-# Arrow memory for the read comes from the system allocator, which keeps freed blocks for the
-# next batch; the default (mimalloc) hands them back to the OS and faults them in again, which
-# measured several times the decoding time itself on 10M arrivals.
-_POOL = pa.system_memory_pool()
+_WRITERS = 2
 
 
 @dataclass
@@ -81,21 +78,121 @@ class ReplayReport:
 
 
 def read_arrivals(root: Path, columns: list[str], *, cache_control: bool) -> ArrivalColumns:
-    """The recorded access requests (throttled ones too), only `columns`, read batch by batch
-    into compact arrays; the strings the model codes are read dictionary-encoded, so their
-    codes come with the read. Arrivals without a time are left out."""
+    """The recorded access requests (throttled ones too), only `columns`, read row group by row
+    group into compact arrays; the strings the model codes are read dictionary-encoded, so
+    their codes come with the read. Arrivals without a time are left out."""
     table = WarehouseLayout(root).table_dir(RecordKind.ACCESS_REQUESTS.value)
     files = sorted(table.glob("**/*.parquet")) if table.is_dir() else []
     if not files:
         raise WarehouseError(f"{root}: no access requests in the warehouse; run ingest first")
-    dictionary = [name for name in columns if name in CODED_COLUMNS]
-    file_format = ds.ParquetFileFormat(
-        read_options=ds.ParquetReadOptions(dictionary_columns=dictionary)
-    )
-    dataset = ds.dataset([str(f) for f in files], format=file_format)
-    timed = ds.field("requested_at").is_valid()
-    batches = dataset.to_batches(columns=columns, filter=timed, memory_pool=_POOL)
-    return read_batches(batches, dataset.count_rows(filter=timed), cache_control=cache_control)
+    return read_parquet(files, columns, cache_control=cache_control)
+
+
+class _Outcomes:
+    """A simulation's outcomes as REPLAY_OUTCOMES rows in Arrow, any range of rows at a time.
+
+    Strings are dictionary columns indexed by codes the model already has (route, API key, its
+    own result codes); per-route strings are looked up once per route. A column is declared
+    nullable only when the replay can hold a null in it, alike in every part: Parquet then
+    writes no definition levels for the others.
+    """
+
+    def __init__(self, sim: Simulation, name: str) -> None:
+        self.sim = sim
+        n = len(sim.t_ms)
+        routes = sim.routes
+        resource = routes.select(
+            pl.when(pl.col("api_type") == "http")
+            .then(pl.coalesce("route_key", "resource_path"))
+            .otherwise(pl.col("resource_path"))
+        ).to_series()
+        self.route_values = {
+            "api_id": _route_values(routes["api_id"].to_list()),
+            "stage": _route_values(routes["stage"].to_list()),
+            "http_method": _route_values(routes["http_method"].to_list()),
+            "resource_path": _route_values(resource.to_list()),
+        }
+        ids = sim.columns.request_ids
+        request = ids.get("request_id", pa.chunked_array([pa.nulls(n, pa.string())]))
+        extended = ids.get("extended_request_id")
+        if extended is not None and extended.null_count < n:
+            request = pc.coalesce(extended, request)
+        self.request_key = request
+        self.api_key = sim.columns.string("api_key_id")
+        self.names = [name]
+        self.nullable = {
+            "request_key": request.null_count > 0,
+            **{column: None in values for column, (_, values) in self.route_values.items()},
+            "api_key_id": None in self.api_key.values,
+            "observed_status": bool((sim.observed_status == 0).any()),
+            "predicted_response_type": True,
+            "limit_layer": True,
+        }
+        _check_schema(self.table(0, 0))
+
+    def table(self, start: int, stop: int) -> pa.Table:
+        """Rows `start` to `stop`."""
+        sim = self.sim
+        rows = slice(start, stop)
+        route = sim.route[rows]
+        observed = sim.observed_status[rows]
+        observed_null = observed == 0 if self.nullable["observed_status"] else None
+        columns = {
+            "replay_name": _dictionary_column(np.zeros(stop - start, np.int8), self.names),
+            "request_key": self.request_key.slice(start, stop - start),
+            "requested_at": pa.array(sim.t_ms[rows]).view(pa.timestamp("ms", "UTC")),
+            **{
+                column: _dictionary_column(_route_codes(route, lookup, values), values)
+                for column, (lookup, values) in self.route_values.items()
+            },
+            "api_key_id": _dictionary_column(self.api_key.codes[rows], self.api_key.values),
+            "observed_status": pa.array(observed.astype(np.int32), mask=observed_null),
+            "predicted_status": pa.array(sim.status[rows].astype(np.int32)),
+            "predicted_response_type": _dictionary_column(
+                sim.response_type[rows], sim.response_types
+            ),
+            "limit_layer": _dictionary_column(sim.layer[rows], LAYER_NAMES),
+            "cache_result": _dictionary_column(sim.cache_result[rows], CACHE_RESULTS),
+            "integration_called": pa.array(sim.integration_called[rows]),
+            "predicted_latency_ms": pa.array(sim.latency_ms[rows]),
+            "latency_was_drawn": pa.array(sim.drawn[rows]),
+            "is_canary": pa.array(sim.canary[rows]),
+            "authorizer_called": pa.array(sim.authorizer_called[rows]),
+        }
+        schema = pa.schema(
+            pa.field(name, column.type, nullable=self.nullable.get(name, False))
+            for name, column in columns.items()
+        )
+        return pa.Table.from_arrays(list(columns.values()), schema=schema)
+
+
+def _check_schema(table: pa.Table) -> None:
+    """The outcome table's columns and types are REPLAY_OUTCOMES' (checked once, on no rows)."""
+    empty = pl.from_arrow(table)
+    assert isinstance(empty, pl.DataFrame)
+    validate(empty.with_columns(pl.col(pl.Categorical).cast(pl.String)), RecordKind.REPLAY_OUTCOMES)
+
+
+def _route_values(values: list[str | None]) -> tuple[np.ndarray | None, list[str | None]]:
+    """A per-route string's dictionary: the route code is its index when the routes' values
+    are distinct (lookup None), else `lookup[route]` is."""
+    if None not in values and len(set(values)) == len(values):
+        return None, values
+    distinct = list(dict.fromkeys(values))
+    position = {value: code for code, value in enumerate(distinct)}
+    dtype = np.int8 if len(distinct) < 128 else np.int32
+    return np.array([position[v] for v in values], dtype), distinct
+
+
+def _route_codes(
+    route: np.ndarray, lookup: np.ndarray | None, values: list[str | None]
+) -> np.ndarray:
+    """Codes into a per-route string's `values` for the given arrivals' routes."""
+    if lookup is None:
+        return route
+    if len(values) == 1:
+        return np.zeros(len(route), np.int8)
+    return np.take(lookup, route)
 
 
 def _dictionary_column(
@@ -106,72 +203,11 @@ def _dictionary_column(
     dictionary = pa.array([v if v is not None else "" for v in values], pa.string())
     indices = pa.array(codes)
     if None in values:
-        valid = np.packbits(codes != values.index(None), bitorder="little")
-        data = indices.buffers()[1]
-        indices = pa.Array.from_buffers(indices.type, len(codes), [pa.py_buffer(valid), data])
-    return pa.DictionaryArray.from_arrays(indices, dictionary)
-
-
-def _route_column(sim: Simulation, values: list[str | None]) -> pa.Array:
-    """A per-route string as a column: the route code is the dictionary index when the routes'
-    values are distinct, else a small lookup maps each route to its distinct value."""
-    if None not in values and len(set(values)) == len(values):
-        return _dictionary_column(sim.route, values)
-    distinct = list(dict.fromkeys(values))
-    position = {value: code for code, value in enumerate(distinct)}
-    dtype = np.int8 if len(distinct) < 128 else np.int32
-    lookup = np.array([position[v] for v in values], dtype)
-    return _dictionary_column(lookup[sim.route], distinct)
-
-
-def outcomes_table(sim: Simulation, name: str) -> pa.Table:
-    """One row per arrival, in the REPLAY_OUTCOMES schema, as Arrow: strings are dictionary
-    columns indexed by codes the model already has (route, API key, its own result codes)."""
-    n = len(sim.t_ms)
-    routes = sim.routes
-    resource = routes.select(
-        pl.when(pl.col("api_type") == "http")
-        .then(pl.coalesce("route_key", "resource_path"))
-        .otherwise(pl.col("resource_path"))
-    ).to_series()
-    ids = sim.columns.request_ids
-    request = ids.get("request_id", pa.nulls(n, pa.string()))
-    extended = ids.get("extended_request_id")
-    request_key = (
-        request if extended is None or extended.null_count == n else pc.coalesce(extended, request)
-    )
-    api_key = sim.columns.string("api_key_id")
-    observed = sim.observed_status
-    columns = {
-        "replay_name": _dictionary_column(np.zeros(n, np.int8), [name]),
-        "request_key": request_key,
-        "requested_at": pa.array(sim.t_ms).view(pa.timestamp("ms", "UTC")),
-        "api_id": _route_column(sim, routes["api_id"].to_list()),
-        "stage": _route_column(sim, routes["stage"].to_list()),
-        "http_method": _route_column(sim, routes["http_method"].to_list()),
-        "resource_path": _route_column(sim, resource.to_list()),
-        "api_key_id": _dictionary_column(api_key.codes, api_key.values),
-        "observed_status": pa.array(observed.astype(np.int32), mask=observed == 0),
-        "predicted_status": pa.array(sim.status.astype(np.int32)),
-        "predicted_response_type": _dictionary_column(sim.response_type, sim.response_types),
-        "limit_layer": _dictionary_column(sim.layer, LAYER_NAMES),
-        "cache_result": _dictionary_column(sim.cache_result, CACHE_RESULTS),
-        "integration_called": pa.array(sim.integration_called),
-        "predicted_latency_ms": pa.array(sim.latency_ms),
-        "latency_was_drawn": pa.array(sim.drawn),
-        "is_canary": pa.array(sim.canary),
-        "authorizer_called": pa.array(sim.authorizer_called),
-    }
-    table = pa.table(columns)
-    _check_schema(table)
-    return table
-
-
-def _check_schema(table: pa.Table) -> None:
-    """The outcome table's columns and types are REPLAY_OUTCOMES' (checked once, on no rows)."""
-    empty = pl.from_arrow(table.slice(0, 0))
-    assert isinstance(empty, pl.DataFrame)
-    validate(empty.with_columns(pl.col(pl.Categorical).cast(pl.String)), RecordKind.REPLAY_OUTCOMES)
+        # The comparison's bit-packed values are the validity bitmap.
+        valid = pc.not_equal(indices, pa.scalar(values.index(None), indices.type))
+        buffers = [valid.buffers()[1], indices.buffers()[1]]
+        indices = pa.Array.from_buffers(indices.type, len(codes), buffers)
+    return pa.DictionaryArray.from_arrays(indices, dictionary, safe=False)  # codes are in range
 
 
 def replay_dir(root: Path, name: str) -> Path:
@@ -196,32 +232,47 @@ def _write_part(table: pa.Table, path: Path) -> None:
     )
 
 
-def write_outcomes(root: Path, name: str, table: pa.Table) -> Path:
-    """Write a replay's outcomes, replacing an earlier replay of the same name.
+class _OutcomeParts:
+    """A replay's outcomes written as consecutive parts, each made and written on a writer
+    thread (the model and the Parquet writer release the GIL, so a part is written while the
+    model runs the next chunk), into a
+    staging directory that `commit` moves in place of an earlier replay of the same name."""
 
-    A large replay is split into consecutive parts written side by side, one thread each (the
-    Parquet writer releases the GIL).
-    """
-    final = replay_dir(root, name)
-    staging = root / "_replay_staging" / f"{name}-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    parts = max(1, min(os.cpu_count() or 1, table.num_rows // _ROWS_PER_PART))
-    step = -(-table.num_rows // parts)
-    with ThreadPoolExecutor(parts) as pool:
-        written = [
-            pool.submit(_write_part, table.slice(i * step, step), staging / f"part-{i:03d}.parquet")
-            for i in range(parts)
-        ]
-        for future in written:
-            future.result()
-    final.parent.mkdir(parents=True, exist_ok=True)
-    retired = staging.with_name(staging.name + "-old")
-    if final.exists():
-        os.replace(final, retired)
-    os.replace(staging, final)
-    shutil.rmtree(retired, ignore_errors=True)
-    return final
+    def __init__(self, root: Path, name: str, pool: ThreadPoolExecutor) -> None:
+        self.final = replay_dir(root, name)
+        self.staging = root / "_replay_staging" / f"{name}-{os.getpid()}"
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self.staging.mkdir(parents=True)
+        self.name = name
+        self.pool = pool
+        self.outcomes: _Outcomes | None = None
+        self.written: list[Future[None]] = []
+
+    def add(self, sim: Simulation, start: int, stop: int) -> None:
+        """Write rows `start` to `stop` of `sim` as the next part."""
+        if self.outcomes is None:
+            self.outcomes = _Outcomes(sim, self.name)
+        path = self.staging / f"part-{len(self.written):03d}.parquet"
+        self.written.append(self.pool.submit(self._write, self.outcomes, start, stop, path))
+
+    @staticmethod
+    def _write(outcomes: _Outcomes, start: int, stop: int, path: Path) -> None:
+        _write_part(outcomes.table(start, stop), path)
+
+    def commit(self, sim: Simulation) -> Path:
+        """Wait for every part (one empty part when there were no arrivals), then swap the
+        staging directory in."""
+        if not self.written:
+            self.add(sim, 0, 0)
+        for part in self.written:
+            part.result()  # raises what the write raised
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        retired = self.staging.with_name(self.staging.name + "-old")
+        if self.final.exists():
+            os.replace(self.final, retired)
+        os.replace(self.staging, self.final)
+        shutil.rmtree(retired, ignore_errors=True)
+        return self.final
 
 
 @njit(cache=True)
@@ -290,16 +341,16 @@ def report_of(sim: Simulation, name: str, path: Path) -> ReplayReport:
 def run_replay(root: Path, config: GatewayConfig, name: str) -> ReplayReport:
     """Replay the warehouse's arrivals under `config`; write outcomes as `name`; report.
 
-    The report is tallied while the outcomes are being written.
+    The model runs in chunks of `_ROWS_PER_PART` arrivals; each chunk's outcomes are written
+    while the next runs, and the report is tallied while the last are being written.
     """
     if not _NAME.match(name):
         raise ConfigError(f"--name {name!r}: letters, digits, '.', '_' or '-' (at most 100)")
     columns = list(dict.fromkeys(["request_id", "extended_request_id", *needed_columns(config)]))
-    with small_pages():
+    with small_pages(), ThreadPoolExecutor(_WRITERS) as pool:
         arrivals = read_arrivals(root, columns, cache_control="extra" in columns)
-        sim = simulate_columns(arrivals, config)
-        with ThreadPoolExecutor(1) as pool:
-            written = pool.submit(write_outcomes, root, name, outcomes_table(sim, name))
-            report = report_of(sim, name, replay_dir(root, name))
-            written.result()
+        parts = _OutcomeParts(root, name, pool)
+        sim = simulate_columns(arrivals, config, chunk_rows=_ROWS_PER_PART, on_chunk=parts.add)
+        report = report_of(sim, name, parts.final)
+        parts.commit(sim)
     return report
