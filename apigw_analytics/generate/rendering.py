@@ -25,6 +25,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 from numba import njit
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 NO_NUMBER = np.int64(np.iinfo(np.int64).min)
 """The int64 a `Numbers` column holds where the request has no value."""
@@ -235,6 +237,27 @@ def _compile(steps: Sequence[Step], columns: Mapping[str, Column]) -> _Program:
     )
 
 
+@intrinsic
+def _copy(typingctx, target, target_at, source, source_at, count):
+    """`count` bytes of (C-contiguous, uint8) `source` from flat index `source_at` into
+    `target` at `target_at`, as one `memcpy`: a byte loop copies ~1 GB/s on pieces of 10-40
+    bytes, memcpy ~7 GB/s, and most of a log line is copied pieces (keys, table values)."""
+    signature = types.void(target, types.intp, source, types.intp, types.intp)
+
+    def codegen(context, builder, sig, args):
+        to = context.make_array(sig.args[0])(context, builder, args[0])
+        from_ = context.make_array(sig.args[2])(context, builder, args[2])
+        cgutils.raw_memcpy(
+            builder,
+            builder.gep(to.data, [args[1]]),
+            builder.gep(from_.data, [args[3]]),
+            args[4],
+            1,
+        )
+
+    return signature, codegen
+
+
 @njit(nogil=True, cache=True, inline="always")
 def _write_number(value, out, pos):
     if value == NO_NUMBER:
@@ -311,9 +334,9 @@ def _render(
     for i in range(len(rows)):
         row = rows[i]
         for k in range(steps + 1):
-            for q in range(literal_offsets[k], literal_offsets[k + 1]):
-                out[pos] = literal_data[q]
-                pos += 1
+            size = literal_offsets[k + 1] - literal_offsets[k]
+            _copy(out, pos, literal_data, literal_offsets[k], size)
+            pos += size
             if k == steps:
                 break
             kind = ops[k, 0]
@@ -325,9 +348,9 @@ def _render(
                     pos += 1
                 else:
                     entry = code_base[slot] + code
-                    for q in range(table_offsets[entry], table_offsets[entry + 1]):
-                        out[pos] = table_data[q]
-                        pos += 1
+                    size = table_offsets[entry + 1] - table_offsets[entry]
+                    _copy(out, pos, table_data, table_offsets[entry], size)
+                    pos += size
             elif kind == _NUMBER:
                 pos = _write_number(numbers[slot][row], out, pos)
             elif kind == _CLF_TIME:
@@ -340,8 +363,7 @@ def _render(
                     out[pos] = 45
                     pos += 1
                 else:
-                    for q in range(width):
-                        out[pos + q] = text[row, q]
+                    _copy(out, pos, text, row * text.shape[1], width)
                     pos += width
         out[pos] = 10  # newline
         pos += 1

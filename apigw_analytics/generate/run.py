@@ -91,12 +91,12 @@ def _prepared(scenario: Scenario, arrivals: Table, rng: np.random.Generator) -> 
     bytes of the request's ids."""
     route_index = arrivals["route_index"]
     n = len(route_index)
-    route_rows = traffic.rows_by_route(route_index, len(scenario.routes))
-    answers = traffic.backend_answers(scenario, route_rows, n, rng)
+    answers = traffic.backend_answers(scenario, route_index, rng)
     has_authorizer = _authorizer_routes(scenario)[route_index]
     overhead = np.round(4.0 * np.exp(0.5 * rng.standard_normal(n))) + 1.0
     authorizer_ms = np.round(35.0 * np.exp(0.4 * rng.standard_normal(n))) + 2.0
     unauthorized = has_authorizer & (rng.random(n) < scenario.traffic.unauthorized_share)
+    route_rows = traffic.rows_by_route(route_index, len(scenario.routes))
     item = traffic.path_items(scenario, route_rows, n, rng)
     uuid_raw = np.frombuffer(rng.bytes(ids.UUID_BYTES * n), np.uint8).reshape(n, ids.UUID_BYTES)
     short_raw = np.frombuffer(rng.bytes(ids.SHORT_ID_BYTES * n), np.uint8)

@@ -19,6 +19,7 @@ import base64
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from apigw_analytics.generate.scenarios import Api, Backend, Route, Scenario, route_label
 
@@ -44,6 +45,7 @@ BACKEND_OUTCOMES = (
     "lambda_throttled", "backend_5xx_passed_through",
 )  # fmt: skip
 _BACKEND_STATUS = np.array([200, 502, 502, 502, 500, 503], np.int16)
+_GUIDE_BUCKETS = 4096
 
 
 def _rate_factor(t_s: np.ndarray, start_s: float, amplitude: float) -> np.ndarray:
@@ -78,7 +80,27 @@ def zipf_choice(rng: np.random.Generator, size: int, n: int, exponent: float) ->
     """`size` draws of 0..n-1 with P(k) proportional to 1/(k+1)^exponent."""
     weights = 1.0 / np.arange(1, n + 1, dtype=np.float64) ** exponent
     cumulative = np.cumsum(weights / weights.sum())
-    return np.minimum(np.searchsorted(cumulative, rng.random(size)), n - 1)
+    u = rng.random(size)
+    buckets = _GUIDE_BUCKETS
+    guide = np.searchsorted(cumulative, np.arange(buckets) / buckets)
+    out = np.empty(size, np.int64)
+    _inverse_cdf(cumulative, u, np.minimum(guide, n - 1), out)
+    return out
+
+
+@njit(nogil=True, cache=True)
+def _inverse_cdf(cumulative, u, guide, out):
+    """out[i] = min(first k with cumulative[k] >= u[i], n - 1), as `np.searchsorted` would
+    find it, but started from the guide table's entry for u's bucket (the first k whose
+    cumulative reaches the bucket's lower edge), so each draw takes a step or two rather than a
+    binary search."""
+    buckets = len(guide)
+    last = len(cumulative) - 1
+    for i in range(len(u)):
+        k = guide[min(int(u[i] * buckets), buckets - 1)]
+        while k < last and cumulative[k] < u[i]:
+            k += 1
+        out[i] = k
 
 
 EVENT_TYPES = ("MESSAGE", "CONNECT", "DISCONNECT")
@@ -266,51 +288,62 @@ def rows_by_route(route_index: np.ndarray, routes: int) -> list[np.ndarray]:
 
 
 def backend_answers(
-    scenario: Scenario, route_rows: list[np.ndarray], n: int, rng: np.random.Generator
+    scenario: Scenario, route_index: np.ndarray, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
-    """What each request's backend would answer: latency (ms), outcome code, status, bytes;
-    `route_rows` are the rows of each route (`rows_by_route`) among `n` requests."""
-    latency = np.zeros(n, np.float64)
-    outcome = np.full(n, BACKEND_OK, np.int8)
-    response_bytes = np.zeros(n, np.int64)
+    """What each request's backend would answer: latency (ms), outcome code, status, bytes.
+    Each route's parameters are gathered per request, so one vectorised pass serves them all."""
+    n = len(route_index)
+    backends = [route.backend for route in scenario.routes]
     u_latency = rng.standard_normal(n)
     u_outcome = rng.random(n)
     u_bytes = rng.standard_normal(n)
-    for route, rows in zip(scenario.routes, route_rows, strict=True):
-        if not len(rows):
-            continue
-        backend = route.backend
-        latency[rows] = backend.latency_median_ms * np.exp(backend.latency_sigma * u_latency[rows])
-        outcome[rows] = _outcomes(backend, u_outcome[rows])
-        if backend.function_timeout_ms is not None:
-            timed_out = latency[rows] > backend.function_timeout_ms
-            outcome[rows[timed_out]] = BACKEND_FUNCTION_TIMEOUT
-        response_bytes[rows] = np.round(
-            backend.response_bytes_median * np.exp(0.6 * u_bytes[rows])
-        ).astype(np.int64)
+
+    def per_request(values: list[float]) -> np.ndarray:
+        return np.array(values, np.float64)[route_index]
+
+    median_ms = per_request([b.latency_median_ms for b in backends])
+    latency = median_ms * np.exp(per_request([b.latency_sigma for b in backends]) * u_latency)
+    outcome = _outcomes(backends, route_index, u_outcome)
+    timeout_ms = [
+        np.inf if b.function_timeout_ms is None else b.function_timeout_ms for b in backends
+    ]
+    outcome[latency > per_request(timeout_ms)] = BACKEND_FUNCTION_TIMEOUT
+    bytes_median = per_request([b.response_bytes_median for b in backends])
     return {
         "backend_latency_ms": np.maximum(np.round(latency), 1.0),
         "backend_outcome": outcome,
         "backend_status": _BACKEND_STATUS[outcome],
-        "backend_response_bytes": response_bytes,
+        "backend_response_bytes": np.round(bytes_median * np.exp(0.6 * u_bytes)).astype(np.int64),
     }
 
 
-def _outcomes(backend: Backend, u: np.ndarray) -> np.ndarray:
-    """Failure kinds by their shares, stacked on one uniform draw per request."""
-    edges = np.cumsum(
+_FAILURE_KINDS = np.array(
+    [BACKEND_FUNCTION_ERROR, BACKEND_MALFORMED, BACKEND_LAMBDA_THROTTLED, BACKEND_5XX, BACKEND_OK],
+    np.int8,
+)
+
+
+def _outcomes(backends: list[Backend], route_index: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Failure kinds by their route's shares, stacked on one uniform draw per request: the
+    kind is the number of cumulative shares at or below the draw."""
+    edges = np.array(
         [
-            backend.function_error_share,
-            backend.malformed_response_share,
-            backend.lambda_throttled_share,
-            backend.backend_5xx_share,
-        ]
+            np.cumsum(
+                [
+                    b.function_error_share,
+                    b.malformed_response_share,
+                    b.lambda_throttled_share,
+                    b.backend_5xx_share,
+                ]
+            )
+            for b in backends
+        ],
+        np.float64,
     )
-    kinds = np.array(
-        [BACKEND_FUNCTION_ERROR, BACKEND_MALFORMED, BACKEND_LAMBDA_THROTTLED, BACKEND_5XX, 0],
-        np.int8,
-    )
-    return kinds[np.searchsorted(edges, u, side="right")]
+    kind = np.zeros(len(u), np.int8)
+    for column in edges.T:
+        kind += column[route_index] <= u
+    return _FAILURE_KINDS[kind]
 
 
 def path_items(
