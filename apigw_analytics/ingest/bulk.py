@@ -103,20 +103,31 @@ def _lines_at(path: Path, numbers: list[int]) -> dict[int, str]:
     return found
 
 
-def _access_rows(table: pa.Table, source_file: str) -> pa.Table:
+def _access_rows(
+    table: pa.Table, source_file: str, constant_columns: dict[str, pa.Array]
+) -> pa.Table:
     """Rows as a table of the access-request schema: the columns a `varying_only` query left
-    out are filled here (nulls, and the file's path)."""
+    out are filled here (the file's path, else nulls). Each is built once per source, as long
+    as the longest batch so far, and sliced (no copy) to each batch: building them per batch
+    cost as much as the rest of the batch's handling (Arrow arrays are immutable: sharing them
+    is safe)."""
     rows = table.num_rows
     columns = []
     for column in _ACCESS_SCHEMA:
         if column.name == "requested_at":
             columns.append(pc.cast(table.column("requested_at"), _UTC_MS))
-        elif column.name == "source_file":
-            columns.append(pa.repeat(pa.scalar(source_file, column.type), rows))
         elif column.name in table.column_names:
-            columns.append(table.column(column.name).cast(column.type))
+            values = table.column(column.name)
+            columns.append(values if values.type == column.type else values.cast(column.type))
         else:
-            columns.append(pa.nulls(rows, column.type))
+            kept = constant_columns.get(column.name)
+            if kept is None or len(kept) < rows:
+                kept = constant_columns[column.name] = (
+                    pa.repeat(pa.scalar(source_file, column.type), rows)
+                    if column.name == "source_file"
+                    else pa.nulls(rows, column.type)
+                )
+            columns.append(kept.slice(0, rows))
     return pa.Table.from_arrays(columns, schema=_ACCESS_SCHEMA)
 
 
@@ -141,6 +152,7 @@ class _Batches:
     def __init__(self, scan: BulkScan, source_file: str, writer: WarehouseWriter) -> None:
         self.scan = scan
         self.source_file = source_file
+        self.constant_columns: dict[str, pa.Array] = {}
         self.writer = writer
         self.counts = BulkCounts()
         self.line_bytes = 0
@@ -176,6 +188,7 @@ class _Batches:
         rows = _access_rows(
             table if _true_count(good) == table.num_rows else table.filter(good),
             self.source_file,
+            self.constant_columns,
         )
         counts.records_parsed += rows.num_rows
         counts.add_times(rows.column("requested_at"))

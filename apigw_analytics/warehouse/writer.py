@@ -176,7 +176,12 @@ def _with_partition_date(frame: pl.DataFrame, kind: RecordKind) -> pl.DataFrame:
 
 def _arrow_dates(table: pa.Table, kind: RecordKind) -> list[tuple[str, pa.Table]]:
     """The rows of an Arrow table per partition date, in order of first appearance."""
-    dates = pc.cast(table.column(PARTITION_TIME_COLUMN[kind]), pa.date32())
+    times = table.column(PARTITION_TIME_COLUMN[kind])
+    if times.null_count == 0:  # a batch of one day (the usual case) is known from its bounds
+        bounds = pc.cast(pa.array(pc.min_max(times).values()), pa.date32())
+        if bounds[0].is_valid and bounds[0] == bounds[1]:
+            return [(str(bounds[0]), table)]
+    dates = pc.cast(times, pa.date32())
     distinct = pc.unique(dates)
     if len(distinct) == 1:
         only = distinct[0]
@@ -389,7 +394,9 @@ class WarehouseWriter:
         """Stage rows already typed as the kind's Arrow schema (the bulk readers' output)."""
         if table.num_rows == 0:
             return
-        table = table.cast(arrow_schema(kind))
+        schema = arrow_schema(kind)
+        if table.schema != schema:  # a cast of a table already of the schema still costs
+            table = table.cast(schema)
         for date, part in _arrow_dates(table, kind):
             self._append_rows(kind, date, part)
 
