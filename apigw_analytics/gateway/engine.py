@@ -52,7 +52,6 @@ class Simulation:
     frame: pl.DataFrame | None
     t_ms: np.ndarray
     observed_status: np.ndarray
-    observed_called: np.ndarray
     observed_hit: np.ndarray
     status: np.ndarray
     response_type: np.ndarray
@@ -71,6 +70,11 @@ class Simulation:
     @cached_property
     def arrivals(self) -> pl.DataFrame:
         return self.frame if self.frame is not None else self.columns.to_frame()
+
+    @cached_property
+    def observed_called(self) -> np.ndarray:
+        """Whether the recording shows the integration called (its latency recorded)."""
+        return ~np.isnan(self.columns.number("integration_latency_ms"))
 
 
 @contextmanager
@@ -133,7 +137,7 @@ def _response_type_codes(coded: arr.Coded) -> tuple[np.ndarray, list[str | None]
     vocabulary.extend(sorted(v for v in coded.values if v is not None and v not in known))
     position = {name: code for code, name in enumerate(vocabulary) if name is not None}
     lookup = np.array([position.get(v, 0) if v is not None else 0 for v in coded.values], np.int8)
-    return lookup[coded.codes], vocabulary
+    return np.take(lookup, coded.codes), vocabulary
 
 
 def _identity_codes(columns: arr.ArrivalColumns, authorizer: np.ndarray) -> np.ndarray:
@@ -195,15 +199,6 @@ def _overheads(latency_ms, int_latency_ms, auth_latency_ms, needy, donor):
         auth_ms = auth_latency_ms[i] if len(auth_latency_ms) else 0.0
         values[i] = overhead_ms(latency_ms[i], integration_ms, auth_ms)
     return values
-
-
-@njit(cache=True)
-def _donor_rows(n, needy, donor):
-    """Per arrival, the row its integration outcome is drawn from (-1: its own)."""
-    rows = np.full(n, -1, np.int32)
-    for j in range(len(needy)):
-        rows[needy[j]] = donor[j]
-    return rows
 
 
 def canary_draws(columns: arr.ArrivalColumns, seed: int) -> np.ndarray:
@@ -299,12 +294,12 @@ def simulate_columns(
         for name, dtype in (
             ("status", np.int16), ("type", np.int8), ("layer", np.int8), ("cache", np.int8),
             ("integration", np.bool_), ("authorizer", np.bool_), ("latency", np.float64),
-            ("called", np.bool_), ("hit", np.bool_), ("drawn", np.bool_),
+            ("hit", np.bool_), ("drawn", np.bool_),
         )
     }  # fmt: skip
     sim = Simulation(
         columns=columns, frame=frame, t_ms=t_ms, observed_status=status,
-        observed_called=outcome["called"], observed_hit=outcome["hit"], status=outcome["status"],
+        observed_hit=outcome["hit"], status=outcome["status"],
         response_type=outcome["type"], response_types=vocabulary, layer=outcome["layer"],
         cache_result=outcome["cache"], integration_called=outcome["integration"],
         authorizer_called=outcome["authorizer"], latency_ms=outcome["latency"],
@@ -312,8 +307,7 @@ def simulate_columns(
         route=route, routes=routes, tables=tables,
     )  # fmt: skip
     inputs = (
-        t_ms, profile, route, status, recorded_type, int_latency, latency,
-        _donor_rows(n, needy, donor),
+        t_ms, profile, route, status, recorded_type, int_latency, latency, needy, donor,
         cache_key, canary, invalidate, response_bytes, auth_key, auth_latency,
         route_cacheable, medians, tables.route_timeout_ms, tables.route_cache_ttl_ms,
         tables.route_cc_rule, tables.route_auth_ttl_ms, tables.route_canary_uses_cache,

@@ -213,7 +213,9 @@ def replay_kernel(
     # the arrivals run now: rows start to stop (a replay may run in consecutive chunks)
     start, stop,
     # one value per arrival, time-sorted; an optional input is an empty array when unused
-    t_ms, profile, route, status, recorded_type, int_latency_ms, latency_ms, donor,
+    t_ms, profile, route, status, recorded_type, int_latency_ms, latency_ms,
+    # the rows that take a drawn integration outcome (ascending) and the row each draws
+    needy, donor,
     cache_key, canary, invalidate, response_bytes, auth_key, auth_latency_ms,
     # settings by route
     route_cacheable, overhead_median_ms, timeout_ms, cache_ttl_ms, cc_rule, auth_ttl_ms,
@@ -225,18 +227,19 @@ def replay_kernel(
     tokens, last_ms, quota_used, quota_at, quota_first, entries, stores, auth_expiry_ms,
     # outcomes, one per arrival
     out_status, out_type, layer, cache_result, integ, auth_called, out_latency_ms,
-    observed_called, observed_hit, drawn,
+    observed_hit, drawn,
 ):  # fmt: skip
     """Run every arrival, in time order, through throttle → authorizer → cache → integration.
 
     First what the recording says (policy.py, steps 3 and 6): whether the integration was
     called, whether the response was a cache hit, and the integration outcome the model uses —
-    the recorded one, the `donor`'s for a 429 or a cache hit, an infinite latency for a 504
+    the recorded one, the `donor` row's for a 429 or a cache hit, an infinite latency for a 504
     without one. Then the throttle: every layer is evaluated first; only when all admit does
     each take a token (and the quota count one request); otherwise the first layer without a
     token is the one that fired (policy.py, step 2).
     """
     caching = len(cache_key) > 0
+    j = np.searchsorted(needy, start)
     for i in range(start, stop):
         t = t_ms[i]
         r = route[i]
@@ -244,10 +247,12 @@ def replay_kernel(
         recorded_ms = int_latency_ms[i]
         called = not np.isnan(recorded_ms)
         hit = 0 < s < 400 and not called and route_cacheable[r]
-        d = donor[i]
-        observed_called[i] = called
+        d = -1
+        if j < len(needy) and needy[j] == i:
+            d = donor[j]
+            j += 1
+            drawn[i] = d >= 0
         observed_hit[i] = hit
-        drawn[i] = d >= 0
         i_status, i_type, i_ms, i_row = s, recorded_type[i], recorded_ms, i
         fixed = False
         if s == 429 or hit:
