@@ -27,7 +27,7 @@ from apigw_analytics.ingest.access_fields import access_rows_sql, sql_text
 from apigw_analytics.ingest.events import EMPTY_QUARANTINE, quarantine_frame
 from apigw_analytics.schema import RecordKind
 from apigw_analytics.warehouse.manifest import DigestResult, FileDigest
-from apigw_analytics.warehouse.writer import WarehouseWriter, arrow_schema
+from apigw_analytics.warehouse.writer import ROW_GROUP_ROWS, WarehouseWriter, arrow_schema
 
 BATCH_ROWS = 1 << 17
 _GLOB_CHARACTERS = set("*?[{")
@@ -149,11 +149,14 @@ def _true_count(mask: pa.ChunkedArray | pa.Array) -> int:
 class _Batches:
     """Sorts each batch of the query's rows: staged, quarantined or skipped."""
 
-    def __init__(self, scan: BulkScan, source_file: str, writer: WarehouseWriter) -> None:
+    def __init__(
+        self, scan: BulkScan, source_file: str, writer: WarehouseWriter, digest: FileDigest
+    ) -> None:
         self.scan = scan
         self.source_file = source_file
         self.constant_columns: dict[str, pa.Array] = {}
         self.writer = writer
+        self.digest = digest
         self.counts = BulkCounts()
         self.line_bytes = 0
 
@@ -193,6 +196,15 @@ class _Batches:
         counts.records_parsed += rows.num_rows
         counts.add_times(rows.column("requested_at"))
         self.writer.stage_arrow(RecordKind.ACCESS_REQUESTS, rows)
+        facts = self.digest.ready()
+        if (
+            facts is not None
+            and counts.records_read >= ROW_GROUP_ROWS
+            and facts.lines - counts.records_read < ROW_GROUP_ROWS
+        ):
+            # The last group's worth of a large file: encode batch by batch, so that a whole
+            # group is not left to encode on one core after the read ends.
+            self.writer.flush_staged()
 
 
 def ingest_bulk(
@@ -215,7 +227,7 @@ def ingest_bulk(
         carry=tuple(column for column in scan.carry if column != "message"),
         varying_only=True,
     )
-    batches = _Batches(scan, source_file, writer)
+    batches = _Batches(scan, source_file, writer, digest)
     connection = duckdb.connect()
     connection.execute("SET enable_progress_bar = false")
     try:

@@ -75,6 +75,10 @@ class FileDigest:
             _HASH_PREFIX + digest.hexdigest(), size, newlines, last == _NEWLINE
         )
 
+    def ready(self) -> DigestResult | None:
+        """The digest if the hash is done (None while it runs, or when it failed)."""
+        return None if self._thread.is_alive() else self._result
+
     def result(self) -> DigestResult:
         """The digest; an OSError reading the file is raised here."""
         self._thread.join()

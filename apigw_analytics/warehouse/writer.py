@@ -229,26 +229,28 @@ class _StagedFile:
         self.pending_rows += table.num_rows
         self.rows += table.num_rows
         if self.pending_rows >= ROW_GROUP_ROWS:
-            self._flush()
+            self.flush()
 
     def _wait(self) -> None:
         if self.in_flight is not None:
             self.in_flight.result()  # raises what the write raised
             self.in_flight = None
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Start encoding the buffered rows as a row group (after the one in flight)."""
+        if self.writer is None or not self.pending:
+            return
         self._wait()
-        if self.writer is not None and self.pending:
-            group = pa.concat_tables(self.pending)
-            self.in_flight = self.executor.submit(
-                self.writer.write_table, group, row_group_size=1 << 30
-            )
+        group = pa.concat_tables(self.pending)
+        self.in_flight = self.executor.submit(
+            self.writer.write_table, group, row_group_size=1 << 30
+        )
         self.pending, self.pending_rows = [], 0
 
     def close(self) -> None:
         if self.writer is not None:
             try:
-                self._flush()
+                self.flush()
                 self._wait()
             finally:
                 self.writer.close()
@@ -399,6 +401,13 @@ class WarehouseWriter:
             table = table.cast(schema)
         for date, part in _arrow_dates(table, kind):
             self._append_rows(kind, date, part)
+
+    def flush_staged(self) -> None:
+        """Start encoding every staged file's buffered rows now. A reader that knows its source
+        is about to end calls this for its last batches, so that fewer rows are left to encode
+        (on one core) when the source is committed."""
+        for file in self._staged.files:
+            file.flush()
 
     def quarantine(self, rows: pl.DataFrame) -> None:
         """Stage records that could not be parsed, each with file, line, format and reason."""
