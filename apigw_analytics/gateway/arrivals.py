@@ -203,7 +203,9 @@ class _StringCodes:
 
     A column that holds one value (or only nulls) in every batch so far needs no array: its
     array is made when a second value shows up, so constant columns (one API, one stage, no
-    route keys) cost nothing per arrival.
+    route keys) cost nothing per arrival. The array is of the narrowest integer type that holds
+    every code (and the null code after them), widened when more values show up: most coded
+    columns have a few dozen values, and each byte per arrival is memory to fill and to read.
     """
 
     def __init__(self, n: int) -> None:
@@ -227,6 +229,8 @@ class _StringCodes:
         if self._dictionary is None or not dictionary.equals(self._dictionary):
             self._lookup = np.array([self._code(v) for v in dictionary.to_pylist()], np.int32)
             self._dictionary = dictionary
+            if self.codes is not None and len(self.values) > np.iinfo(self.codes.dtype).max:
+                self.codes = _widened(self.codes, len(self.values), start)
         if len(dictionary) == 1 and chunk.null_count == 0:
             self._uniform(int(self._lookup[0]), start, size)
             return
@@ -245,7 +249,7 @@ class _StringCodes:
 
     def _array(self, start: int) -> np.ndarray:
         if self.codes is None:
-            self.codes = np.empty(self.n, np.int32)
+            self.codes = np.empty(self.n, _code_type(len(self.values)))
             self.codes[:start] = -1 if self.constant is None else self.constant
         return self.codes
 
@@ -267,6 +271,18 @@ class _StringCodes:
             _replace(codes, -1, len(self.values))
             self.values.append(None)
         return Coded(codes, self.values)
+
+
+def _code_type(codes: int) -> type:
+    """The narrowest signed integer type holding codes up to `codes` (the null code)."""
+    return next(t for t in (np.int8, np.int16, np.int32) if codes <= np.iinfo(t).max)
+
+
+def _widened(codes: np.ndarray, most: int, filled: int) -> np.ndarray:
+    """`codes` in a type that holds `most`, its first `filled` rows copied."""
+    wider = np.empty(len(codes), _code_type(most))
+    wider[:filled] = codes[:filled]
+    return wider
 
 
 def _fill_numbers(chunk: pa.Array, out: np.ndarray, null: float | None) -> None:
@@ -511,7 +527,8 @@ def encode(coded: dict[str, Coded], n: int) -> tuple[np.ndarray, pl.DataFrame]:
     count = 1 if n else 0
     members: dict[str, np.ndarray] = {}
     if len(varied) > 1 and size <= min(_DENSE_TABLE_MAX, 2 * n + 4096):
-        arrays = tuple(np.require(column.codes, np.int32, "C") for column in varied.values())
+        common = np.result_type(*(column.codes.dtype for column in varied.values()))
+        arrays = tuple(np.require(column.codes, common, "C") for column in varied.values())
         codes, first = _dense_combinations(arrays, radices, size)
         count = len(first)
         for name, radix in reversed(list(zip(varied, radices.tolist(), strict=True))):

@@ -168,14 +168,14 @@ def cache_store(entries, stores, key, size_bytes, status, expires_ms):
     return True
 
 
-def new_limits(
-    burst: np.ndarray, quotas: int, first_ms: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def new_limits(burst: np.ndarray, quotas: int, first_ms: int) -> tuple[np.ndarray, ...]:
     """Start state of the limits: every bucket full as of the first arrival (`tokens`,
-    `last_ms`), every quota unused and in no window yet (`used`, `window`, `first_window`)."""
+    `last_ms`), every quota unused and in no window yet (`day` last seen, none; `used`,
+    `window`, `first_window`)."""
     return (
         burst.copy(),
         np.full(len(burst), first_ms, np.int64),
+        np.full(quotas, np.iinfo(np.int64).min, np.int64),
         np.zeros(quotas, np.int64),
         np.full(quotas, -1, np.int64),
         np.full(quotas, -1, np.int64),
@@ -214,8 +214,9 @@ def replay_kernel(
     start, stop,
     # one value per arrival, time-sorted; an optional input is an empty array when unused
     t_ms, profile, route, status, recorded_type, int_latency_ms, latency_ms,
-    # the rows that take a drawn integration outcome (ascending) and the row each draws
-    needy, donor,
+    # the rows that take a drawn integration outcome (ascending), and the recorded status,
+    # response type, integration latency and response size (only with a cache) each draws
+    drawn_rows, drawn_status, drawn_type, drawn_ms, drawn_bytes,
     cache_key, canary, invalidate, response_bytes, auth_key, auth_latency_ms,
     # settings by route
     route_cacheable, overhead_median_ms, timeout_ms, cache_ttl_ms, cc_rule, auth_ttl_ms,
@@ -224,7 +225,8 @@ def replay_kernel(
     profile_buckets, profile_quota, rate_per_ms, burst, quota_limit, quota_offset, quota_period,
     # state, carried from chunk to chunk: buckets (`new_limits`), quotas, stage caches
     # (`new_cache`), authorizer result cache
-    tokens, last_ms, quota_used, quota_at, quota_first, entries, stores, auth_expiry_ms,
+    tokens, last_ms, quota_day, quota_used, quota_at, quota_first, entries, stores,
+    auth_expiry_ms,
     # outcomes, one per arrival
     out_status, out_type, layer, cache_result, integ, auth_called, out_latency_ms,
     observed_hit, drawn,
@@ -233,13 +235,13 @@ def replay_kernel(
 
     First what the recording says (policy.py, steps 3 and 6): whether the integration was
     called, whether the response was a cache hit, and the integration outcome the model uses —
-    the recorded one, the `donor` row's for a 429 or a cache hit, an infinite latency for a 504
+    the recorded one, a drawn one for a 429 or a cache hit, an infinite latency for a 504
     without one. Then the throttle: every layer is evaluated first; only when all admit does
     each take a token (and the quota count one request); otherwise the first layer without a
     token is the one that fired (policy.py, step 2).
     """
     caching = len(cache_key) > 0
-    j = np.searchsorted(needy, start)
+    j = np.searchsorted(drawn_rows, start)
     for i in range(start, stop):
         t = t_ms[i]
         r = route[i]
@@ -248,18 +250,18 @@ def replay_kernel(
         called = not np.isnan(recorded_ms)
         hit = 0 < s < 400 and not called and route_cacheable[r]
         d = -1
-        if j < len(needy) and needy[j] == i:
-            d = donor[j]
+        if j < len(drawn_rows) and drawn_rows[j] == i:
+            d = j
             j += 1
-            drawn[i] = d >= 0
+            drawn[i] = True
         observed_hit[i] = hit
-        i_status, i_type, i_ms, i_row = s, recorded_type[i], recorded_ms, i
+        i_status, i_type, i_ms, size_bytes = s, recorded_type[i], recorded_ms, np.int64(-1)
         fixed = False
         if s == 429 or hit:
             if d >= 0:
-                i_status, i_type, i_ms = status[d], recorded_type[d], int_latency_ms[d]
-                if s == 429:
-                    i_row = d
+                i_status, i_type, i_ms = drawn_status[d], drawn_type[d], drawn_ms[d]
+                if s == 429 and caching:
+                    size_bytes = drawn_bytes[d]
             else:
                 i_status, i_ms = (200 if s == 429 else s), 0.0
         elif not called and s == 504:
@@ -275,17 +277,24 @@ def replay_kernel(
 
         p = profile[i]
         q = profile_quota[p]
-        fired = 0
-        for slot in range(5):
-            if slot == 2 and q >= 0:
+        # The quota's window is opened here, outside the loop over layers, so that the compiler
+        # does not compute calendar windows for every arrival ahead of the loop.
+        quota_spent = False
+        if q >= 0:
+            day = t // _MS_PER_DAY
+            if day != quota_day[q]:  # windows start at midnight: only then can one end
+                quota_day[q] = day
                 quota_at[q], quota_used[q], quota_first[q] = quota_open(
                     quota_at[q], quota_used[q], quota_first[q], quota_window(t, quota_period[q])
                 )
-                if not quota_left(
-                    quota_used[q], quota_limit[q], quota_offset[q], quota_at[q], quota_first[q]
-                ):
-                    fired = LAYER_QUOTA
-                    break
+            quota_spent = not quota_left(
+                quota_used[q], quota_limit[q], quota_offset[q], quota_at[q], quota_first[q]
+            )
+        fired = 0
+        for slot in range(5):
+            if slot == 2 and quota_spent:
+                fired = LAYER_QUOTA
+                break
             b = profile_buckets[p, slot]
             if b >= 0:
                 tokens[b], last_ms[b] = refill(tokens[b], last_ms[b], rate_per_ms[b], burst[b], t)
@@ -343,7 +352,9 @@ def replay_kernel(
         out_latency_ms[i] = lat + i_ms
         if cacheable and 200 <= out_status[i] <= status_max:
             expires_ms = t + cache_ttl_ms[r]
-            cache_store(entries, stores, k, response_bytes[i_row], out_status[i], expires_ms)
+            if size_bytes < 0:
+                size_bytes = response_bytes[i]
+            cache_store(entries, stores, k, size_bytes, out_status[i], expires_ms)
 
 
 @njit(cache=True)

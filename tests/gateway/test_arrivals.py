@@ -78,3 +78,14 @@ def test_replay_of_a_warehouse_agrees_with_simulate(tmp_path, access_frame):
         assert np.array_equal(getattr(replayed, name), getattr(expected, name)), name
     order = pl.Series(replayed.columns.request_ids["request_id"].combine_chunks())
     assert order.to_list() == expected.arrivals["request_id"].to_list()
+
+
+def test_codes_widen_when_a_column_gains_values(access_frame):
+    # A few values in the first batches, then hundreds: the codes held so far are kept.
+    n = 2_000
+    keys = [None if i % 13 == 0 else f"k{i % 5 if i < 500 else i % 40_000}" for i in range(n)]
+    frame = access_frame(T0_MS + np.arange(n), api_key_id=keys)
+    table = frame.select("requested_at", "api_key_id").to_arrow()
+    read = read_batches(table.to_batches(max_chunksize=300), n, cache_control=False)
+    assert read.string("api_key_id").codes.dtype == np.int16
+    assert read.to_frame()["api_key_id"].to_list() == keys
