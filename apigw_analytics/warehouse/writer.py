@@ -25,6 +25,7 @@ import fcntl
 import functools
 import os
 import shutil
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ _IDS = frozenset(
 # Ids, times and line numbers are (nearly) unique per row: a dictionary saves nothing there and
 # costs a third of the write time, so they are written plainly.
 _UNIQUE = _IDS | {"requested_at", "first_event_at", "last_event_at", "event_at", "source_line"}
+_GROUPS_IN_FLIGHT = 2
 UNKNOWN_DATE = "unknown"
 
 QUARANTINE_SCHEMA = pl.Schema(
@@ -198,7 +200,9 @@ class _StagedFile:
     """One staged Parquet file, written while the source is read and closed before commit.
 
     Row groups are written on the writer's own thread (pyarrow releases the GIL), so encoding
-    one overlaps with reading the next; one group at a time per file keeps memory bounded.
+    overlaps with reading the next rows. Up to `_GROUPS_IN_FLIGHT` groups per file wait for or
+    are in encoding, which keeps memory bounded; with only one, the reader stopped whenever a
+    group was ready before the previous one was encoded, and the query feeding it stalled.
     """
 
     table: str
@@ -210,7 +214,7 @@ class _StagedFile:
     rows: int = 0
     pending: list[pa.Table] = field(default_factory=list)
     pending_rows: int = 0
-    in_flight: Future | None = None
+    in_flight: deque[Future] = field(default_factory=deque)
 
     def append(self, table: pa.Table) -> None:
         """Buffer rows into row groups of about `ROW_GROUP_ROWS` (readers skip by group; small
@@ -231,19 +235,19 @@ class _StagedFile:
         if self.pending_rows >= ROW_GROUP_ROWS:
             self.flush()
 
-    def _wait(self) -> None:
-        if self.in_flight is not None:
-            self.in_flight.result()  # raises what the write raised
-            self.in_flight = None
+    def _wait(self, keep: int = 0) -> None:
+        """Wait until at most `keep` groups are in flight."""
+        while len(self.in_flight) > keep:
+            self.in_flight.popleft().result()  # raises what the write raised
 
     def flush(self) -> None:
-        """Start encoding the buffered rows as a row group (after the one in flight)."""
+        """Start encoding the buffered rows as a row group (after those in flight)."""
         if self.writer is None or not self.pending:
             return
-        self._wait()
+        self._wait(keep=_GROUPS_IN_FLIGHT - 1)
         group = pa.concat_tables(self.pending)
-        self.in_flight = self.executor.submit(
-            self.writer.write_table, group, row_group_size=1 << 30
+        self.in_flight.append(
+            self.executor.submit(self.writer.write_table, group, row_group_size=1 << 30)
         )
         self.pending, self.pending_rows = [], 0
 
