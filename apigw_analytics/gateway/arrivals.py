@@ -460,7 +460,7 @@ def _known_column(chunk: pq.ColumnChunkMetaData | None, rows: int, coded: bool) 
     return None
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _dense_pairs(a, b, radix_b, table_size):
     """Codes of (a, b) pairs in order of first appearance, through a table of every pair."""
     slot = np.full(table_size, -1, np.int32)
@@ -490,7 +490,7 @@ def pair_codes(a: np.ndarray, radix_a: int, b: np.ndarray, radix_b: int) -> tupl
     return codes, pairs // radix_b, pairs % radix_b
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _dense_combinations(columns, radices, table_size):
     """Codes of the distinct combinations of `columns` (a tuple of code arrays) in order of
     first appearance, through a table of every combination; and each code's combination as a

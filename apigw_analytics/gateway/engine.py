@@ -11,6 +11,7 @@ Everything per request is a vectorised numpy/Arrow pass or a compiled loop (`ker
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -160,27 +161,28 @@ def _identity_codes(columns: arr.ArrivalColumns, authorizer: np.ndarray) -> np.n
     return np.where(authorizer >= 0, codes, -1).astype(np.int32)
 
 
-@njit(cache=True)
-def _observed(status, int_latency_ms, latency_ms, route, route_cacheable):
-    """The rows that need a drawn integration outcome (429s and cache hits, policy.py step 6),
-    recorded integration calls per route, and whether any latency is missing."""
-    routes = len(route_cacheable)
+@njit(cache=True, nogil=True)
+def _observed(status, int_latency_ms, latency_ms, route, routes):
+    """Recorded integration calls per route; the rows that may need a drawn integration outcome
+    (429s, and answers below 400 without an integration call: the cache hits among them, on
+    routes the configuration caches, do; policy.py step 6); whether any latency is missing."""
     calls = np.zeros(routes, np.int64)
-    needy_count = 0
+    candidates = 0
+    unknown = False
     for i in range(len(status)):
         s = status[i]
         called = not np.isnan(int_latency_ms[i])
         calls[route[i]] += called
-        needy_count += s == 429 or (0 < s < 400 and not called and route_cacheable[route[i]])
-    needy = np.empty(needy_count, np.int64)
+        candidates += s == 429 or (0 < s < 400 and not called)
+        unknown |= np.isnan(latency_ms[i])
+    rows = np.empty(candidates, np.int64)
     j = 0
     for i in range(len(status)):
         s = status[i]
-        called = not np.isnan(int_latency_ms[i])
-        if s == 429 or (0 < s < 400 and not called and route_cacheable[route[i]]):
-            needy[j] = i
+        if s == 429 or (0 < s < 400 and np.isnan(int_latency_ms[i])):
+            rows[j] = i
             j += 1
-    return needy, calls, np.isnan(latency_ms).any()
+    return rows, calls, unknown
 
 
 @njit(cache=True)
@@ -263,9 +265,21 @@ def simulate_columns(
         {name: _series_codes(routes[name]) for name in ("api_id", "stage")}, routes.height
     )
     api_key = columns.string("api_key_id")
-    profile, route_of_profile, key_of_profile = arr.pair_codes(
-        route, routes.height, api_key.codes, api_key.radix
-    )
+    status = columns.number("status")
+    int_latency = columns.number("integration_latency_ms")
+    latency = columns.number("latency_ms")
+    with ThreadPoolExecutor(1) as helper:  # passes that need only the routes run beside
+        profiled = helper.submit(arr.pair_codes, route, routes.height, api_key.codes, api_key.radix)
+        path = columns.strings.get("path")  # read when the configuration caches
+        keyed = None
+        if path is not None:
+            keyed = helper.submit(arr.pair_codes, route, routes.height, path.codes, path.radix)
+        typed = helper.submit(_response_type_codes, columns.string("error_response_type"))
+        candidates, route_calls, unknown = _observed(
+            status, int_latency, latency, route, routes.height
+        )
+        profile, route_of_profile, key_of_profile = profiled.result()
+        recorded_type, vocabulary = typed.result()
     profiles = pl.DataFrame(
         {
             "route": route_of_profile,
@@ -277,13 +291,9 @@ def simulate_columns(
     tables = build_tables(config, routes, profiles)
     seed = config.model.seed
 
-    status = columns.number("status")
-    int_latency = columns.number("integration_latency_ms")
-    latency = columns.number("latency_ms")
     auth_latency = columns.numbers.get("authorizer_latency_ms", _NONE_F64)
     route_cacheable = tables.route_cache_ttl_ms > 0
-    needy, route_calls, unknown = _observed(status, int_latency, latency, route, route_cacheable)
-    recorded_type, vocabulary = _response_type_codes(columns.string("error_response_type"))
+    needy = candidates[(status[candidates] == 429) | route_cacheable[route[candidates]]]
     draw_rng = np.random.default_rng([seed, _DRAW_STREAM])
     donor = arr.draw_donors(int_latency, route, route_stage, route_calls, needy, draw_rng)
     medians = np.zeros(routes.height, np.float64)
@@ -298,7 +308,10 @@ def simulate_columns(
     owner = np.zeros(0, np.int64)
     if route_cacheable.any():
         path = columns.string("path")
-        cache_key, key_route, _ = arr.pair_codes(route, routes.height, path.codes, path.radix)
+        if keyed is not None:
+            cache_key, key_route, _ = keyed.result()
+        else:
+            cache_key, key_route, _ = arr.pair_codes(route, routes.height, path.codes, path.radix)
         owner = np.maximum(tables.route_cache_owner[key_route], 0).astype(np.int64)
         invalidate = columns.invalidate
         response_bytes = columns.number("response_bytes")
