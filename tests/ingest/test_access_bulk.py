@@ -10,10 +10,13 @@ import shutil
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 from apigw_analytics.ingest import bulk
 from apigw_analytics.ingest.pipeline import ingest_paths
+from apigw_analytics.warehouse import writer
+from apigw_analytics.warehouse.manifest import FileDigest
 
 DATA = Path(__file__).resolve().parent / "data"
 BULK_FILES = [
@@ -94,6 +97,30 @@ def test_line_numbers_hold_across_many_batches(tmp_path, data_dir, access_rows, 
     assert calls == ["fields"]
     assert rows["source_line"].to_list() == list(range(1, 2001))
     assert rows["response_bytes"].to_list() == list(range(1, 2001))
+
+
+def test_the_last_rows_of_a_large_file_are_encoded_batch_by_batch(
+    tmp_path, data_dir, access_rows, monkeypatch
+):
+    """Once the line count says fewer than a row group's worth of rows remain, each batch is
+    encoded as it comes (so commit does not wait for a whole group); rows stay as read."""
+    monkeypatch.setattr(bulk, "BATCH_ROWS", 64)
+    monkeypatch.setattr(bulk, "ROW_GROUP_ROWS", 500)
+    monkeypatch.setattr(writer, "ROW_GROUP_ROWS", 500)
+    monkeypatch.setattr(FileDigest, "ready", FileDigest.result)  # the count known at once
+    source = tmp_path / "large.log"
+    source.write_text("\n".join(_json_line(n) for n in range(1, 2001)) + "\n")
+    assert ingest_paths([source], data_dir).sources[0].reconciles
+    rows = access_rows(data_dir)
+    assert rows["source_line"].to_list() == list(range(1, 2001))
+    assert rows["response_bytes"].to_list() == list(range(1, 2001))
+    (stored,) = (data_dir / "access_requests").rglob("*.parquet")
+    metadata = pq.ParquetFile(stored).metadata
+    groups = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+    assert sum(groups) == 2000
+    full = [rows for rows in groups if rows >= 500]
+    assert sum(full) >= 1500  # groups of the usual size until the last 500 rows
+    assert len(groups) > len(full) + 1  # which are encoded in several smaller groups
 
 
 def test_a_key_first_seen_late_is_kept_in_extra(tmp_path, data_dir, access_rows):
