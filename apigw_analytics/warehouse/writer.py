@@ -27,6 +27,7 @@ import os
 import shutil
 from collections import deque
 from collections.abc import Callable
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -257,6 +258,8 @@ class _StagedFile:
                 self.flush()
                 self._wait()
             finally:
+                futures.wait(self.in_flight)  # after a failed write, none may still be writing
+                self.in_flight.clear()
                 self.writer.close()
                 self.writer = None
 
