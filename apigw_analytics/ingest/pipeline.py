@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -73,6 +73,7 @@ class IngestSummary:
     data_dir: str
     sources: list[SourceReport]
     elapsed_s: float
+    execution_requests_merged: int = 0
 
     def total(self, attribute: str) -> int:
         return sum(getattr(source, attribute) for source in self.sources)
@@ -129,6 +130,7 @@ class IngestSummary:
             "quarantined": self.total("quarantined"),
             "skipped": self.total("skipped"),
             "duplicates_dropped": self.total("duplicates_dropped"),
+            "execution_requests_merged": self.execution_requests_merged,
             "rows_by_kind": self.rows_by_kind,
             "quarantine_reasons": self.quarantine_reasons,
             "first_at": first.isoformat() if first else None,
@@ -417,4 +419,23 @@ def ingest_paths(
             )
             progress.finish_file(path)
             reports.append(report)
-    return IngestSummary(str(data_dir), reports, time.perf_counter() - started)
+        merged = _merge_split_execution_requests(writer, reports)
+    return IngestSummary(str(data_dir), reports, time.perf_counter() - started, merged)
+
+
+def _merge_split_execution_requests(writer: WarehouseWriter, reports: list[SourceReport]) -> int:
+    """Rebuild the execution requests whose events this run added to another file's (see
+    `execution_merge`), over the days the run's execution events cover."""
+    days: set[str] = set()
+    for report in reports:
+        if report.rows_by_kind.get(RecordKind.EXECUTION_EVENTS.value) and report.first_at:
+            last = (report.last_at or report.first_at).date()
+            day = report.first_at.date()
+            while day <= last:
+                days.add(str(day))
+                day += timedelta(days=1)
+    if not days:
+        return 0
+    from apigw_analytics.ingest.execution_merge import merge_split_requests
+
+    return merge_split_requests(writer.layout, days, writer.layout.staging_dir(writer.run_id))

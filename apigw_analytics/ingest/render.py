@@ -45,6 +45,8 @@ def print_summary(summary: IngestSummary, console: Console | None = None) -> Non
     console.print(
         f"rows written: {rows or 'none'}; duplicates dropped: {facts['duplicates_dropped']:,}"
     )
+    if merged := facts["execution_requests_merged"]:
+        console.print(f"execution requests rebuilt from events in several files: {merged:,}")
     if facts["first_at"]:
         console.print(f"time range: {facts['first_at']} .. {facts['last_at']}")
     if facts["records_per_s"]:

@@ -1,0 +1,215 @@
+"""Execution requests whose events came in several files, rebuilt as one row each.
+
+The execution-log parser builds a request's row from the events of one source. A request's
+events often straddle files: a CloudWatch S3 export cuts a log stream into numbered parts,
+Firehose and subscription deliveries batch by time, and a second export may overlap the first.
+Each file then yields a row built from a fragment, and the writer keeps whichever fragment came
+first (the later ones share its `request_id`), so a timeout or a final status logged in the
+second part would be lost.
+
+After an ingest commits execution events, this pass looks, in the event partitions it touched
+(and the days either side, for requests that straddle midnight), for request ids whose events
+sit in more than one source file. It rebuilds each such request from all its stored events, an
+event repeated by overlapping files counted once, and replaces the stored row when it differs
+(a row built from a fragment has fewer events). The rebuilt rows are committed first and the
+fragment rows removed after, file by file, each by an atomic rename: a pass killed between the
+two leaves a request with two rows, which the next pass finds (two rows) and settles.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from apigw_analytics.ingest.execution_requests import build_requests, request_facts, request_stats
+from apigw_analytics.query.dedupe import sql_literal
+from apigw_analytics.schema import RecordKind, conform
+from apigw_analytics.warehouse.layout import WarehouseLayout
+from apigw_analytics.warehouse.writer import UNKNOWN_DATE, arrow_schema
+
+_EVENTS = RecordKind.EXECUTION_EVENTS
+_REQUESTS = RecordKind.EXECUTION_REQUESTS
+_EVENT_COLUMNS = (
+    "request_id", "event_at", "sequence", "message_kind", "message", "is_truncated",
+    "log_group", "api_id", "stage", "is_canary", "source_file", "source_line",
+)  # fmt: skip
+
+
+def _partition_files(layout: WarehouseLayout, kind: RecordKind, days: Iterable[str]) -> list[Path]:
+    root = layout.table_dir(kind.value)
+    return sorted(path for day in days for path in (root / f"date={day}").glob("*.parquet"))
+
+
+def _with_neighbours(days: Iterable[str]) -> list[str]:
+    """The days and the day either side of each (a request may straddle midnight)."""
+    near: set[str] = set()
+    for day in days:
+        if day == UNKNOWN_DATE:
+            near.add(day)
+            continue
+        middle = date.fromisoformat(day)
+        near.update(str(middle + timedelta(days=offset)) for offset in (-1, 0, 1))
+    return sorted(near)
+
+
+def _list(paths: list[Path]) -> str:
+    return "[" + ", ".join(sql_literal(str(path)) for path in paths) + "]"
+
+
+def _one_source(connection: duckdb.DuckDBPyConnection, files: list[Path]) -> bool:
+    """Whether every event was read from one source file, told by the row groups' statistics
+    alone (an ingest of one large file must not pay for a scan of its events)."""
+    bounds = connection.execute(
+        f"SELECT min(stats_min_value), max(stats_max_value), count(*) FILTER ("
+        f"WHERE stats_min_value IS NULL) FROM parquet_metadata({_list(files)}) "
+        "WHERE path_in_schema = 'source_file'"
+    ).fetchone()
+    return bounds is not None and bounds[2] == 0 and bounds[0] == bounds[1]
+
+
+def _split_request_ids(connection: duckdb.DuckDBPyConnection, files: list[Path]) -> list[str]:
+    rows = connection.execute(
+        f"SELECT request_id FROM read_parquet({_list(files)}) WHERE request_id IS NOT NULL "
+        "GROUP BY request_id HAVING count(DISTINCT source_file) > 1 ORDER BY request_id"
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def _request_events(files: list[Path], request_ids: list[str]) -> pl.DataFrame:
+    """The stored events of the requests, each once, in the order they were logged.
+
+    Overlapping files repeat events; within one file the same message may be logged twice in
+    one millisecond, so an event's identity is (request, time, message, its occurrence among
+    identical ones in its file). Files are ordered by when the request's part in them began.
+    """
+    events = (
+        pl.scan_parquet(files)
+        .select(_EVENT_COLUMNS)
+        .filter(pl.col("request_id").is_in(request_ids))
+        .collect()
+        .sort("request_id", "source_file", "sequence")
+        .with_columns(
+            pl.int_range(pl.len())
+            .over("request_id", "source_file", "event_at", "message")
+            .alias("occurrence"),
+            pl.col("event_at").min().over("request_id", "source_file").alias("file_first_at"),
+        )
+        .sort("request_id", "event_at", "file_first_at", "source_file", "sequence")
+        .unique(["request_id", "event_at", "message", "occurrence"], maintain_order=True)
+    )
+    return events.with_columns(
+        pl.col("request_id").alias("rid_key"),
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("order"),
+    )
+
+
+def rebuild_requests(events: pl.DataFrame) -> pl.DataFrame:
+    """Request rows from events of several files (`_request_events`); each row names the file
+    and line where its request's first event was read."""
+    first = events.group_by("rid_key", maintain_order=True).agg(
+        pl.col("source_file").first().alias("first_file"),
+        pl.col("source_line").first().alias("first_line"),
+    )
+    stats = request_stats(events).drop("source_line").join(first, on="rid_key")
+    rows = build_requests(
+        stats.rename({"first_line": "source_line"}), request_facts(events), source_file=""
+    )
+    origin = stats.select(pl.col("request_id"), pl.col("first_file").alias("source_file")).unique(
+        "request_id"
+    )
+    return conform(
+        rows.drop("source_file").join(origin, on="request_id", how="left"), _REQUESTS
+    ).sort("first_event_at", "request_id")
+
+
+def _stored_rows(
+    connection: duckdb.DuckDBPyConnection, files: list[Path], request_ids: list[str]
+) -> pl.DataFrame:
+    if not files:
+        return pl.DataFrame(
+            schema={"filename": pl.String, "request_id": pl.String, "event_count": pl.Int64}
+        )
+    return connection.sql(
+        f"SELECT filename, request_id, event_count FROM read_parquet({_list(files)}, "
+        "filename = true, union_by_name = true) WHERE list_contains($ids, request_id)",
+        params={"ids": request_ids},
+    ).pl()
+
+
+def _replace(
+    layout: WarehouseLayout, staging: Path, rebuilt: pl.DataFrame, stored: pl.DataFrame
+) -> None:
+    """Commit the rebuilt rows, then take the fragment rows out of the files that hold them."""
+    dated = rebuilt.with_columns(
+        pl.col("first_event_at").dt.date().cast(pl.String).fill_null(UNKNOWN_DATE).alias("_day")
+    )
+    root = layout.table_dir(_REQUESTS.value)
+    for (day,), rows in dated.partition_by("_day", as_dict=True, maintain_order=True).items():
+        final = root / f"date={day}" / f"part-{staging.name}-merged.parquet"
+        _atomic_write(staging, final, rows.drop("_day").to_arrow())
+    replaced = rebuilt["request_id"].implode()
+    for filename in stored["filename"].unique().sort():
+        path = Path(filename)
+        table = pq.read_table(path)
+        ids = pl.from_arrow(table.column("request_id"))
+        kept = table.filter(pa.array(~ids.is_in(replaced).fill_null(False)))
+        if kept.num_rows:
+            _atomic_write(staging, path, kept)
+        else:
+            path.unlink()
+
+
+def _atomic_write(staging: Path, final: Path, table: pa.Table) -> None:
+    staged = staging / "merged" / final.relative_to(final.parents[2])
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(
+        table.select(arrow_schema(_REQUESTS).names).cast(arrow_schema(_REQUESTS)),
+        staged,
+        compression="zstd",
+    )
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, final)
+
+
+def merge_split_requests(layout: WarehouseLayout, event_days: Iterable[str], staging: Path) -> int:
+    """Rebuild the requests of `event_days` (partitions of execution events an ingest wrote)
+    whose events are in more than one file; return how many stored rows were replaced.
+
+    `staging` is the ingest run's staging directory (its name is the run id, which names the
+    files this pass writes)."""
+    days = _with_neighbours(event_days)
+    event_files = _partition_files(layout, _EVENTS, days)
+    if len(event_files) < 2:
+        return 0
+    connection = duckdb.connect()
+    try:
+        if _one_source(connection, event_files):
+            return 0
+        split_ids = _split_request_ids(connection, event_files)
+        if not split_ids:
+            return 0
+        rebuilt = rebuild_requests(_request_events(event_files, split_ids))
+        stored = _stored_rows(connection, _partition_files(layout, _REQUESTS, days), split_ids)
+    finally:
+        connection.close()
+    counts = stored.group_by("request_id").agg(
+        pl.len().alias("rows"), pl.col("event_count").first()
+    )
+    settled = rebuilt.join(counts, on=["request_id", "event_count"]).filter(pl.col("rows") == 1)
+    rebuilt = rebuilt.filter(~pl.col("request_id").is_in(settled["request_id"].implode()))
+    if rebuilt.is_empty():
+        return 0
+    _replace(
+        layout,
+        staging,
+        rebuilt,
+        stored.filter(pl.col("request_id").is_in(rebuilt["request_id"].implode())),
+    )
+    return rebuilt.height
