@@ -110,21 +110,28 @@ def _extra_statistics(names: list[str]) -> pl.Expr:
     return pl.when(body != "").then(pl.lit("{") + body + pl.lit("}"))
 
 
-def _infer_period(frame: pl.DataFrame) -> pl.DataFrame:
+PERIOD_GUESSED = (
+    f"no series has two datapoints, so the period is unknown: assumed {DEFAULT_PERIOD_S} s; "
+    "pass --period to set it"
+)
+
+
+def _infer_period(frame: pl.DataFrame) -> tuple[pl.DataFrame, bool]:
     """Fill a period the export does not state: the smallest gap between two datapoints of
-    any one series in the document, else 60 s.
+    any one series in the document, else 60 s (and say it was guessed).
 
     Taken over all series, not per series, because idle periods have no datapoint: a series
     with points at 12:01 and 12:03 only is still a 60 s series when its siblings show 60 s.
     """
     unstated = frame.filter(pl.col("period_s").is_null())
     if unstated.height == 0:
-        return frame
+        return frame, False
     gap_s = pl.col("timestamp").unique().sort().diff().dt.total_seconds()
     gaps = unstated.group_by(IDENTITY_COLUMNS).agg(gap_s.filter(gap_s > 0).min().alias("gap_s"))
     smallest_gap_s = gaps.get_column("gap_s").min()
-    period_s = int(smallest_gap_s) if smallest_gap_s is not None else DEFAULT_PERIOD_S
-    return frame.with_columns(pl.col("period_s").fill_null(period_s).cast(pl.Int32))
+    guessed = smallest_gap_s is None
+    period_s = DEFAULT_PERIOD_S if guessed else int(smallest_gap_s)
+    return frame.with_columns(pl.col("period_s").fill_null(period_s).cast(pl.Int32)), guessed
 
 
 def build_points(raw_points: pl.DataFrame, skipped: int = 0) -> ParseResult:
@@ -163,7 +170,10 @@ def build_points(raw_points: pl.DataFrame, skipped: int = 0) -> ParseResult:
     )
     extras = [name for name in stat_names if name not in STATISTIC_COLUMNS]
     good = good.with_columns(_extra_statistics(extras).alias("extra_statistics"))
-    rows = _merge(_infer_period(good), [n for n in stat_names if n in STATISTIC_COLUMNS])
+    with_period, guessed = _infer_period(good)
+    if guessed:
+        result.warnings.append(PERIOD_GUESSED)
+    rows = _merge(with_period, [n for n in stat_names if n in STATISTIC_COLUMNS])
     result.tables[RecordKind.METRIC_POINTS] = conform(rows, RecordKind.METRIC_POINTS)
     return result
 

@@ -209,6 +209,7 @@ class _SourceIngest:
         report.records_parsed += result.records_parsed
         report.records_read += result.extra_records
         report.skipped += result.skipped
+        report.warnings.extend(w for w in result.warnings if w not in report.warnings)
         for kind, frame in result.tables.items():
             self.writer.stage(kind, frame)
             first, last = _time_bounds(kind, frame)

@@ -54,7 +54,8 @@ class ParseResult:
     lines, control messages, continuation lines folded into another record) — that is what
     lets the ingest summary reconcile its counts. A format whose events hold many records (a
     metric export document holds its datapoints) says how many more records than events it
-    found in `extra_records` (negative when an event held none).
+    found in `extra_records` (negative when an event held none). `warnings` say what was read
+    but rests on a guess the user can correct (shown once per source).
     """
 
     tables: dict[RecordKind, pl.DataFrame] = field(default_factory=dict)
@@ -62,6 +63,7 @@ class ParseResult:
     skipped: int = 0
     records_parsed: int = 0
     extra_records: int = 0
+    warnings: list[str] = field(default_factory=list)
 
 
 class SourceParser(Protocol):

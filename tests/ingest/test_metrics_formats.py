@@ -410,6 +410,23 @@ def test_get_metric_statistics_options_win_over_file_name(tmp_path):
     assert set(rows["metric"]) == {"request_count"}
 
 
+def test_a_single_datapoint_says_its_period_was_guessed(tmp_path):
+    from apigw_analytics.ingest.metric_points import PERIOD_GUESSED
+    from apigw_analytics.ingest.pipeline import ingest_paths
+
+    document = {
+        "Label": "Count",
+        "Datapoints": [{"Timestamp": "2024-09-26T12:00:00Z", "Sum": 7.0, "Unit": "Count"}],
+    }
+    path = _write(tmp_path, "ApiName=petstore,Stage=prod,Count.json", document)
+    guessed = ingest_paths([path], tmp_path / "guessed")
+    (source,) = guessed.sources
+    assert source.warnings == [PERIOD_GUESSED]
+    assert guessed.exit_code == 0
+    given = ingest_paths([path], tmp_path / "given", options={"period_s": 300})
+    assert given.sources[0].warnings == []
+
+
 # --- bad input ----------------------------------------------------------------------------
 
 

@@ -9,7 +9,8 @@ one part without `=` that is the metric name (used when the output has no Label)
 `ApiName=petstore,Stage=prod,Count.json` or `ApiId=a1b2c3d4e5,Stage=prod,4xx.json`.
 
 One record = one datapoint. Datapoints come unsorted; rows are sorted by time. The period is
-`--period`, else the smallest gap between datapoints, else 60 s. Older CLIs print floats with
+`--period`, else the smallest gap between datapoints, else 60 s with a warning in the ingest
+summary (one datapoint tells no period). Older CLIs print floats with
 binary noise (0.33000000000000002); values are rounded to 12 significant digits, which removes
 the noise and keeps every realistic count exact.
 """
