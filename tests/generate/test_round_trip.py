@@ -115,6 +115,16 @@ def test_cache_hit_ratio_within_one_point(incident: Ingested) -> None:
         assert abs(inferred - true_ratio) <= 0.01, resource
 
 
+def test_cache_metrics_exported_at_several_periods_are_counted_once(incident: Ingested) -> None:
+    """The shop stage's CacheHitCount comes as a 1-minute stream, 5-minute get-metric-data
+    and hourly statistics; the stage's hits are the true hits once, not three times."""
+    true_hits = _truth(incident).filter(pl.col("cache_result") == "hit").height
+    stage = run_query("cache_hit_ratio", {"api": "shop"}, data_dir=incident.data).filter(
+        pl.col("level") == "stage"
+    )
+    assert stage["metric_hits"].to_list() == [true_hits]
+
+
 def test_replay_with_the_generating_configuration_agrees(incident: Ingested) -> None:
     config = load_config(incident.out / CONFIG_FILE)
     report = run_replay(incident.data, config, "ground-truth")

@@ -15,7 +15,8 @@
 -- inferred routes only. Other limits: only GET is assumed cacheable (other methods need
 -- per-method overrides); Cache-Control: max-age=0 invalidations look like misses.
 -- Metrics: CacheHitCount / CacheMissCount Sum; per method and resource only with detailed
--- metrics. REST metrics carry the ApiName, matched to the logs' api_id only when equal; rows
+-- metrics. A series exported at several periods (a 1-minute stream and hourly statistics of
+-- the same stage) is summed at its finest period only, so it is counted once. REST metrics carry the ApiName, matched to the logs' api_id only when equal; rows
 -- with no match on one side show NULLs there. api_key and route narrow the logs only.
 WITH per_route AS (
     SELECT
@@ -49,15 +50,18 @@ inferred AS (
     FROM per_route
     GROUP BY GROUPING SETS ((api_id, stage, http_method, resource_path), (api_id, stage))
 ),
-measured AS (
+points AS (
     SELECT
         coalesce(api_id, api_name) AS api_id,
         stage,
         method AS http_method,
         resource AS resource_path,
-        CASE WHEN method IS NULL AND resource IS NULL THEN 'stage' ELSE 'method' END AS level,
-        sum(coalesce(sum, 0)) FILTER (WHERE metric = 'cache_hit_count') AS metric_hits,
-        sum(coalesce(sum, 0)) FILTER (WHERE metric = 'cache_miss_count') AS metric_misses
+        metric,
+        sum,
+        period_s,
+        min(period_s) OVER (
+            PARTITION BY coalesce(api_id, api_name), stage, method, resource
+        ) AS finest_period_s
     FROM metric_points
     WHERE
         timestamp >= $start AND timestamp < $end
@@ -66,6 +70,19 @@ measured AS (
         AND metric IN ('cache_hit_count', 'cache_miss_count')
         AND stage IS NOT NULL
         AND route IS NULL
+),
+measured AS (
+    SELECT
+        api_id,
+        stage,
+        http_method,
+        resource_path,
+        CASE WHEN http_method IS NULL AND resource_path IS NULL THEN 'stage' ELSE 'method' END
+            AS level,
+        sum(coalesce(sum, 0)) FILTER (WHERE metric = 'cache_hit_count') AS metric_hits,
+        sum(coalesce(sum, 0)) FILTER (WHERE metric = 'cache_miss_count') AS metric_misses
+    FROM points
+    WHERE period_s = finest_period_s
     GROUP BY ALL
 )
 SELECT
