@@ -40,17 +40,32 @@ def to_markdown(frame: pl.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _natural_width(text: pl.DataFrame) -> int:
+    """Characters a table needs to show every cell unfolded (rich: 3 per column for borders
+    and padding, plus the closing border)."""
+    widest = [
+        max(len(name), text.get_column(name).str.len_chars().max() or 0) for name in text.columns
+    ]
+    return sum(width + 3 for width in widest) + 1
+
+
 def print_table(frame: pl.DataFrame, title: str | None = None) -> None:
-    """A readable rich table on stdout (numbers right-aligned)."""
+    """A readable rich table on stdout (numbers right-aligned). A terminal folds wide cells to
+    its width; piped into a file or a pager, the table keeps its natural width, since rich's
+    80-column default would fold every cell of a wide answer into slivers."""
     from rich.console import Console
     from rich.table import Table
 
+    text = _display_text(frame)
     table = Table(title=title, show_lines=False, header_style="bold")
     for name, dtype in frame.schema.items():
         table.add_column(name, justify="right" if dtype.is_numeric() else "left", overflow="fold")
-    for row in _display_text(frame).rows():
+    for row in text.rows():
         table.add_row(*row)
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(_natural_width(text), console.width))
+    console.print(table)
     Console(stderr=True).print(f"{frame.height} rows", style="dim")
 
 

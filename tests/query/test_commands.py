@@ -51,6 +51,17 @@ def test_query_as_a_table_by_default(synthetic_warehouse: Path) -> None:
     assert "Overview" in result.stdout and "latency_p99_ms" in result.stdout
 
 
+def test_a_piped_table_keeps_its_natural_width(synthetic_warehouse: Path) -> None:
+    """Not a terminal, no COLUMNS: rich would fold a wide answer into 80 columns of slivers."""
+    result = runner.invoke(
+        app, ["query", "cache_hit_ratio", "--data", str(synthetic_warehouse)], env={"COLUMNS": None}
+    )
+    assert result.exit_code == 0
+    header = next(line for line in result.stdout.splitlines() if "api_id" in line)
+    assert "uninferred_requests" in header and "metric_hit_ratio" in header
+    assert len(header) > 80
+
+
 def test_parquet_output_to_a_file(synthetic_warehouse: Path, tmp_path: Path) -> None:
     out = tmp_path / "keys.parquet"
     result = runner.invoke(
