@@ -89,3 +89,30 @@ def test_codes_widen_when_a_column_gains_values(access_frame):
     read = read_batches(table.to_batches(max_chunksize=300), n, cache_control=False)
     assert read.string("api_key_id").codes.dtype == np.int16
     assert read.to_frame()["api_key_id"].to_list() == keys
+
+
+def test_reader_takes_what_statistics_answer_and_skips_arrivals_without_time(
+    tmp_path, access_frame
+):
+    # Row groups of 100: the API key constant in some, varied in others, null in the rest; a
+    # few arrivals without a time; a second file without the API key column at all.
+    n = 600
+    keys = [None if i >= 400 else "k1" if i < 200 else f"k{i % 3}" for i in range(n)]
+    frame = access_frame(T0_MS + np.arange(n) * 10, api_key_id=keys)
+    frame = frame.with_columns(
+        requested_at=pl.when(pl.int_range(n) % 97 == 5).then(None).otherwise("requested_at")
+    )
+    folder = tmp_path / RecordKind.ACCESS_REQUESTS.value / "date=2026-01-01"
+    folder.mkdir(parents=True)
+    frame.write_parquet(folder / "part-0.parquet", row_group_size=100)
+    later = access_frame(T0_MS + 10 * n + np.arange(50)).drop("api_key_id")
+    later.write_parquet(folder / "part-1.parquet")
+    columns = ["request_id", "extended_request_id", "requested_at", "api_id", "api_key_id"]
+    read = read_arrivals(tmp_path, columns, cache_control=False).to_frame()
+    expected = pl.concat([frame, later], how="diagonal").filter(
+        pl.col("requested_at").is_not_null()
+    )
+    assert read["requested_at"].to_list() == expected["requested_at"].to_list()
+    assert read["request_id"].to_list() == expected["request_id"].to_list()
+    assert read["api_key_id"].to_list() == expected["api_key_id"].to_list()
+    assert read["api_id"].unique().to_list() == ["abc123"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from apigw_analytics.gateway.arrivals import read_batches
 from apigw_analytics.gateway.config import load_config
-from apigw_analytics.gateway.engine import simulate
+from apigw_analytics.gateway.engine import needed_columns, simulate, simulate_columns
 from apigw_analytics.gateway.policy import CACHE_HIT
 
 T0_MS = 1_767_225_600_000
@@ -122,3 +124,34 @@ def test_never_both_throttled_and_served_from_cache(
     sim = simulate(_mixed_frame(access_frame, gaps, every), load_config(None, overrides))
     assert not np.any((sim.status == 429) & (sim.cache_result == CACHE_HIT))
     assert not np.any((sim.status == 429) & sim.integration_called)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    gaps=st.lists(st.sampled_from([0, 5, 40, 600_000, 20 * 3_600_000]), min_size=1, max_size=300),
+    every=st.integers(2, 5),
+    chunk_rows=st.integers(1, 60),
+)
+def test_a_run_in_chunks_has_the_outcomes_of_one_run(access_frame, gaps, every, chunk_rows):
+    # Arrivals over days: buckets, the daily quota, the cache and draws carry across chunks.
+    frame = _mixed_frame(access_frame, gaps, every).with_columns(api_key_id=pl.lit("k0"))
+    config = load_config(
+        None,
+        [
+            "stages.prod.cacheClusterEnabled=true",
+            *_stage_limit(20.0, 5)[2:],
+            'usagePlans.p={"quota": {"limit": 40, "period": "DAY"}, "apiStages": [{"stage": '
+            '"prod"}], "apiKeys": ["k0"]}',
+        ],
+    )
+    table = frame.select(needed_columns(config)).to_arrow()
+    columns = read_batches(table.to_batches(), table.num_rows, cache_control=True)
+    whole = simulate_columns(columns, config)
+    ran: list[tuple[int, int]] = []
+    chunked = simulate_columns(
+        columns, config, chunk_rows=chunk_rows, on_chunk=lambda _, a, b: ran.append((a, b))
+    )
+    assert [a for a, _ in ran] == list(range(0, len(gaps), chunk_rows))
+    assert [b for _, b in ran] == [min(a + chunk_rows, len(gaps)) for a, _ in ran]
+    for name in ("status", "layer", "cache_result", "latency_ms", "drawn", "response_type"):
+        assert np.array_equal(getattr(whole, name), getattr(chunked, name)), name
