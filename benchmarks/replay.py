@@ -88,8 +88,9 @@ def main() -> None:
         config = load_config(None, OVERRIDES)
         write_arrivals(root / "warmup", 10_000)
         run_replay(root / "warmup", config, "warmup")
+        phases: dict[str, float] = {}
         started = time.perf_counter()
-        report = run_replay(root, config, "bench")
+        report = run_replay(root, config, "bench", phases=phases)
         end_to_end_s = time.perf_counter() - started
         t_ms = read_arrivals(root, ["requested_at"], cache_control=False).t_ms
         single_bucket_kernel(t_ms[:1000], 2.5, 1000.0)
@@ -98,6 +99,10 @@ def main() -> None:
         bare_s = time.perf_counter() - started
         rate_e2e, rate_bare = args.arrivals / end_to_end_s, args.arrivals / bare_s
         print(f"end to end: {end_to_end_s:.2f} s = {rate_e2e / 1e6:.2f} M requests/s")
+        print(
+            f"  read {phases['read_s']:.2f} s, model with outcomes written alongside "
+            f"{phases['model_s']:.2f} s, finishing the writes {phases['finish_s']:.2f} s"
+        )
         print(f"bare single-bucket kernel: {bare_s:.3f} s = {rate_bare / 1e6:.1f} M requests/s")
         print(f"end to end / bare kernel: {rate_e2e / rate_bare:.3f}")
         print(f"limit layers: {report.limit_layers}; cache: {report.cache_results}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -342,19 +343,29 @@ def report_of(sim: Simulation, name: str, path: Path) -> ReplayReport:
     )
 
 
-def run_replay(root: Path, config: GatewayConfig, name: str) -> ReplayReport:
+def run_replay(
+    root: Path, config: GatewayConfig, name: str, *, phases: dict[str, float] | None = None
+) -> ReplayReport:
     """Replay the warehouse's arrivals under `config`; write outcomes as `name`; report.
 
     The model runs in chunks of `_ROWS_PER_PART` arrivals; each chunk's outcomes are written
-    while the next runs, and the report is tallied while the last are being written.
+    while the next runs, and the report is tallied while the last are being written. `phases`,
+    when given, receives the wall seconds of reading, of modelling (outcomes being written
+    alongside) and of finishing the writes (for the benchmark).
     """
     if not _NAME.match(name):
         raise ConfigError(f"--name {name!r}: letters, digits, '.', '_' or '-' (at most 100)")
     columns = list(dict.fromkeys(["request_id", "extended_request_id", *needed_columns(config)]))
+    started = time.perf_counter()
     with small_pages(), ThreadPoolExecutor(_WRITERS) as pool:
         arrivals = read_arrivals(root, columns, cache_control="extra" in columns)
+        read = time.perf_counter()
         parts = _OutcomeParts(root, name, pool)
         sim = simulate_columns(arrivals, config, chunk_rows=_ROWS_PER_PART, on_chunk=parts.add)
+        modelled = time.perf_counter()
         report = report_of(sim, name, parts.final)
         parts.commit(sim)
+    if phases is not None:
+        finished = time.perf_counter()
+        phases.update(read_s=read - started, model_s=modelled - read, finish_s=finished - modelled)
     return report
