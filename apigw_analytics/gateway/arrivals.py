@@ -58,7 +58,7 @@ _READ_AHEAD = 4
 _DECODERS = 2
 # A string column whose statistics give one value is taken from them only when the value is
 # shorter than this: writers may truncate longer min/max statistics.
-_EXACT_STATISTICS_CHARS = 64
+_EXACT_STATISTICS_BYTES = 64
 _MS_PER_UNIT = {"s": 1000, "ms": 1, "us": 1, "ns": 1}
 _UNITS_PER_MS = {"s": 1, "ms": 1, "us": 1000, "ns": 1_000_000}
 
@@ -376,11 +376,10 @@ def read_parquet(files: list[Path], columns: list[str], *, cache_control: bool) 
     order, collected by `read_batches`.
 
     Row groups are decoded on `_DECODERS` threads, up to `_READ_AHEAD` ahead of the one being
-    collected (the decoder releases the GIL). Only the columns a group's
-    statistics leave open are decoded: one null throughout the group, or a coded string column
-    with a single value in it, is made from the statistics (ids, route keys and authorizer
-    fields are often null, API id, type and stage often constant). A column a file does not
-    have reads as null.
+    collected (the decoder releases the GIL). Only the columns a group's statistics leave open
+    are decoded: one null throughout the group, or a coded string column with a single value in
+    it, is made from the statistics (ids, route keys and authorizer fields are often null, API
+    id, type and stage often constant). A column a file does not have reads as null.
     """
     groups = []
     rows = 0
@@ -454,7 +453,7 @@ def _known_column(chunk: pq.ColumnChunkMetaData | None, rows: int, coded: bool) 
         return None
     value = stats.min
     exact = getattr(stats, "is_min_value_exact", None) is not False
-    short = isinstance(value, str) and len(value) < _EXACT_STATISTICS_CHARS
+    short = isinstance(value, str) and len(value.encode()) < _EXACT_STATISTICS_BYTES
     if short and exact and value == stats.max:
         return pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, np.int8)), [value])
     return None

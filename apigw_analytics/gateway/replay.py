@@ -257,7 +257,7 @@ class _OutcomeParts:
         """Write rows `start` to `stop` of `sim` as the next part."""
         if self.outcomes is None:
             self.outcomes = _Outcomes(sim, self.name)
-        path = self.staging / f"part-{len(self.written):03d}.parquet"
+        path = self.staging / f"part-{len(self.written):05d}.parquet"
         self.written.append(self.pool.submit(self._write, self.outcomes, start, stop, path))
 
     @staticmethod
