@@ -459,29 +459,13 @@ def _known_column(chunk: pq.ColumnChunkMetaData | None, rows: int, coded: bool) 
     return None
 
 
-@njit(cache=True, nogil=True)
-def _dense_pairs(a, b, radix_b, table_size):
-    """Codes of (a, b) pairs in order of first appearance, through a table of every pair."""
-    slot = np.full(table_size, -1, np.int32)
-    codes = np.empty(len(a), np.int32)
-    first_pair = np.empty(min(len(a), table_size), np.int64)
-    count = 0
-    for i in range(len(a)):
-        pair = np.int64(a[i]) * radix_b + b[i]
-        code = slot[pair]
-        if code < 0:
-            code = count
-            slot[pair] = code
-            first_pair[count] = pair
-            count += 1
-        codes[i] = code
-    return codes, first_pair[:count]
-
-
 def pair_codes(a: np.ndarray, radix_a: int, b: np.ndarray, radix_b: int) -> tuple[np.ndarray, ...]:
     """Dense codes of the distinct (a, b) pairs, and each code's a and b."""
     if radix_a * radix_b <= min(_DENSE_TABLE_MAX, 2 * len(a) + 4096):
-        codes, pairs = _dense_pairs(a, b, radix_b, radix_a * radix_b)
+        common = np.result_type(a.dtype, b.dtype)
+        columns = (np.require(a, common, "C"), np.require(b, common, "C"))
+        radices = np.array([radix_a, radix_b], np.int64)
+        codes, pairs = _dense_combinations(columns, radices, radix_a * radix_b)
     else:
         encoded = pc.dictionary_encode(pa.array(a.astype(np.int64) * radix_b + b))
         codes = np.require(encoded.indices.to_numpy(), np.int32, ["C", "W"])

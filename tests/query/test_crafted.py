@@ -64,28 +64,19 @@ def crafted_rows() -> list[dict]:
             latency_ms=1,
         )
     )
-    # Cache: 10 GETs of /items, 6 answered without an integration call.
-    for index in range(10):
-        rows.append(
-            _request(
-                len(rows),
-                T0 + timedelta(minutes=10, seconds=index),
-                "GET",
-                "/items",
-                integration_latency_ms=None if index < 6 else 50,
+    # Cache: 10 GETs of /items, 6 answered without an integration call. A mock: 4 GETs of
+    # /status, none calling an integration, so no cache ratio can be inferred for it.
+    for resource, minute, count, uncalled in (("/items", 10, 10, 6), ("/status", 12, 4, 4)):
+        for index in range(count):
+            rows.append(
+                _request(
+                    len(rows),
+                    T0 + timedelta(minutes=minute, seconds=index),
+                    "GET",
+                    resource,
+                    integration_latency_ms=None if index < uncalled else 50,
+                )
             )
-        )
-    # A mock: 4 GETs of /status, none calling an integration, so no cache ratio can be inferred.
-    for index in range(4):
-        rows.append(
-            _request(
-                len(rows),
-                T0 + timedelta(minutes=12, seconds=index),
-                "GET",
-                "/status",
-                integration_latency_ms=None,
-            )
-        )
     # Timeouts: 3 of 10 POST /slow end in 504 after 29 s; the others take 1 s.
     for index in range(10):
         timed_out = index < 3
