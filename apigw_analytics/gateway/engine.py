@@ -3,9 +3,10 @@
 `simulate` takes a polars frame of access requests (any order; it sorts by time) and a
 configuration and returns one predicted outcome per arrival as arrays, in time order.
 `simulate_columns` does the same for arrivals already read into compact columns, the form the
-replay reads the warehouse into (`arrivals.read_batches`).
+replay reads the warehouse into (`arrival_reader.read_batches`).
 Everything per request is a vectorised numpy/Arrow pass or a compiled loop (`kernels.py`,
-`arrivals.py`); Python loops only run over the distinct routes and clients (`tables.py`).
+`arrival_reader.py`, `combinations.py`, `donors.py`); Python loops only run over the distinct
+routes and clients (`tables.py`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ import polars as pl
 from numba import njit
 
 from apigw_analytics.gateway import arrivals as arr
+from apigw_analytics.gateway.arrival_reader import read_batches
+from apigw_analytics.gateway.combinations import encode, pair_codes
 from apigw_analytics.gateway.config import GatewayConfig
+from apigw_analytics.gateway.donors import draw_donors, route_medians
 from apigw_analytics.gateway.kernels import new_cache, new_limits, overhead_ms, replay_kernel
 from apigw_analytics.gateway.policy import MODEL_RESPONSE_TYPES
 from apigw_analytics.gateway.tables import PolicyTables, build_tables
@@ -107,7 +111,7 @@ def _simulate_frame(frame: pl.DataFrame, config: GatewayConfig) -> Simulation:
     if not arr.is_sorted(t_ms):
         frame = frame[np.argsort(t_ms, kind="stable")]
     table = frame.select(c for c in needed_columns(config) if c in frame.columns).to_arrow()
-    columns = arr.read_batches(table.to_batches(), table.num_rows, cache_control=_caching(config))
+    columns = read_batches(table.to_batches(), table.num_rows, cache_control=_caching(config))
     return simulate_columns(columns, config, frame=frame)
 
 
@@ -152,7 +156,7 @@ def _identity_codes(columns: arr.ArrivalColumns, authorizer: np.ndarray) -> np.n
         lookup = np.array([position.get(v, missing) if v is not None else -1 for v in c.values])
         mapped = lookup[c.codes]
         identity = np.where(mapped >= 0, mapped, identity)
-    codes, _, _ = arr.pair_codes(
+    codes, _, _ = pair_codes(
         np.maximum(authorizer, 0).astype(np.int32),
         int(authorizer.max(initial=0)) + 1,
         identity.astype(np.int32),
@@ -260,8 +264,8 @@ def simulate_columns(
     columns = columns.sorted_by_time()
     n = len(columns)
     t_ms = columns.t_ms
-    route, routes = arr.encode({name: columns.string(name) for name in arr.ROUTE_COLUMNS}, n)
-    route_stage, _ = arr.encode(
+    route, routes = encode({name: columns.string(name) for name in arr.ROUTE_COLUMNS}, n)
+    route_stage, _ = encode(
         {name: _series_codes(routes[name]) for name in ("api_id", "stage")}, routes.height
     )
     api_key = columns.string("api_key_id")
@@ -269,11 +273,11 @@ def simulate_columns(
     int_latency = columns.number("integration_latency_ms")
     latency = columns.number("latency_ms")
     with ThreadPoolExecutor(1) as helper:  # passes that need only the routes run beside
-        profiled = helper.submit(arr.pair_codes, route, routes.height, api_key.codes, api_key.radix)
+        profiled = helper.submit(pair_codes, route, routes.height, api_key.codes, api_key.radix)
         path = columns.strings.get("path")  # read when the configuration caches
         keyed = None
         if path is not None:
-            keyed = helper.submit(arr.pair_codes, route, routes.height, path.codes, path.radix)
+            keyed = helper.submit(pair_codes, route, routes.height, path.codes, path.radix)
         typed = helper.submit(_response_type_codes, columns.string("error_response_type"))
         candidates, route_calls, unknown = _observed(
             status, int_latency, latency, route, routes.height
@@ -295,11 +299,11 @@ def simulate_columns(
     route_cacheable = tables.route_cache_ttl_ms > 0
     needy = candidates[(status[candidates] == 429) | route_cacheable[route[candidates]]]
     draw_rng = np.random.default_rng([seed, _DRAW_STREAM])
-    donor = arr.draw_donors(int_latency, route, route_stage, route_calls, needy, draw_rng)
+    donor = draw_donors(int_latency, route, route_stage, route_calls, needy, draw_rng)
     medians = np.zeros(routes.height, np.float64)
     if unknown:
         overheads = _overheads(latency, int_latency, auth_latency, needy, donor)
-        medians = arr.route_medians(overheads, route, routes.height)
+        medians = route_medians(overheads, route, routes.height)
 
     canary = _NONE_BOOL
     if tables.route_canary_percent.any():
@@ -311,7 +315,7 @@ def simulate_columns(
         if keyed is not None:
             cache_key, key_route, _ = keyed.result()
         else:
-            cache_key, key_route, _ = arr.pair_codes(route, routes.height, path.codes, path.radix)
+            cache_key, key_route, _ = pair_codes(route, routes.height, path.codes, path.radix)
         owner = np.maximum(tables.route_cache_owner[key_route], 0).astype(np.int64)
         invalidate = columns.invalidate
         response_bytes = columns.number("response_bytes")

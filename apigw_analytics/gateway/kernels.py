@@ -13,8 +13,9 @@ per array per call, which made the loop 15x slower than the same code written in
 - the stage cache is two 2-D integer arrays (one row per key, one per stage cache), so a cache
   stage takes two arrays, not ten;
 - the loop takes plain arrays, each of one fixed dtype, C-contiguous and writeable (made by
-  `arrivals.py` and `engine.py`), so numba compiles it once and reuses the on-disk cache; an
-  input a replay does not use (no cache, no canary, no authorizer) is an empty array.
+  `arrival_reader.py`, `combinations.py` and `engine.py`), so numba compiles it once and reuses
+  the on-disk cache; an input a replay does not use (no cache, no canary, no authorizer) is an
+  empty array.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 This docstring is the one place where the model's behaviour is written down. The code that
 implements it is `kernels.py` (compiled stages), `tables.py` (configuration → per-route and
-per-client tables) and `arrivals.py` (recorded arrivals → model inputs).
+per-client tables), and `arrival_reader.py`, `combinations.py` and `donors.py` (recorded arrivals
+→ model inputs).
 
 Order of evaluation for one request (REST; HTTP APIs use the same order without usage plans,
 cache or authorizer-result cache from the stage):

@@ -24,7 +24,8 @@ import pyarrow.parquet as pq
 from numba import njit
 
 from apigw_analytics.errors import ConfigError, WarehouseError
-from apigw_analytics.gateway.arrivals import ArrivalColumns, read_parquet
+from apigw_analytics.gateway.arrival_reader import read_parquet
+from apigw_analytics.gateway.arrivals import ArrivalColumns
 from apigw_analytics.gateway.config import GatewayConfig
 from apigw_analytics.gateway.engine import (
     Simulation,

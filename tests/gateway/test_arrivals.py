@@ -7,7 +7,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from apigw_analytics.gateway.arrivals import read_batches
+from apigw_analytics.gateway.arrival_reader import read_batches
 from apigw_analytics.gateway.config import load_config
 from apigw_analytics.gateway.engine import needed_columns, simulate, simulate_columns
 from apigw_analytics.gateway.replay import read_arrivals

@@ -7,7 +7,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from apigw_analytics.gateway.arrivals import read_batches
+from apigw_analytics.gateway.arrival_reader import read_batches
 from apigw_analytics.gateway.config import load_config
 from apigw_analytics.gateway.engine import needed_columns, simulate, simulate_columns
 from apigw_analytics.gateway.policy import CACHE_HIT
