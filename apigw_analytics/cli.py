@@ -17,6 +17,7 @@ from apigw_analytics.errors import ApigwError
 from apigw_analytics.gateway.commands import gateway_app, replay_command
 from apigw_analytics.generate.commands import generate_command
 from apigw_analytics.query.commands import query_command, sql_command
+from apigw_analytics.report.commands import report_command
 
 app = typer.Typer(
     name="apigw-analyze",
@@ -136,6 +137,7 @@ app.command("query")(query_command)
 app.command("sql")(sql_command)
 app.command("replay")(replay_command)
 app.command("generate")(generate_command)
+app.command("report")(report_command)
 app.add_typer(gateway_app, name="gateway")
 
 

@@ -17,7 +17,7 @@ FORMATS = ("table", "csv", "json", "markdown", "parquet")
 TABLE_FLOAT_DIGITS = 4
 
 
-def _display_text(frame: pl.DataFrame) -> pl.DataFrame:
+def display_text(frame: pl.DataFrame) -> pl.DataFrame:
     """Every column as short text: floats rounded, times as ISO UTC, NULLs as empty."""
     columns = []
     for name, dtype in frame.schema.items():
@@ -32,7 +32,7 @@ def _display_text(frame: pl.DataFrame) -> pl.DataFrame:
 
 def to_markdown(frame: pl.DataFrame) -> str:
     """A GitHub-flavoured Markdown table (pipes in values escaped)."""
-    text = _display_text(frame)
+    text = display_text(frame)
     escape = [pl.col(name).str.replace_all("|", r"\|", literal=True) for name in text.columns]
     rows = text.select(escape).rows()
     lines = ["| " + " | ".join(text.columns) + " |", "|" + "---|" * len(text.columns)]
@@ -56,7 +56,7 @@ def print_table(frame: pl.DataFrame, title: str | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    text = _display_text(frame)
+    text = display_text(frame)
     table = Table(title=title, show_lines=False, header_style="bold")
     for name, dtype in frame.schema.items():
         table.add_column(name, justify="right" if dtype.is_numeric() else "left", overflow="fold")
