@@ -147,6 +147,9 @@ def column_for_key(key: str) -> str | None:
 
 
 _HTTP_LOG_STREAM = r"^[a-z0-9]{10}_.+-\d{4}-\d\d-\d\d-\d\d-\d\d$"
+# The same name's parts: an HTTP API's access-log stream is `<apiId>_<stage>-<yyyy-mm-dd-HH-MM>`,
+# the `$` of `$default` written as `.` (aws-formats.md §1.1).
+_HTTP_LOG_STREAM_PARTS = r"^([a-z0-9]{10})_(.+)-\d{4}-\d\d-\d\d-\d\d-\d\d$"
 
 
 def infer_api_type(columns: set[str], log_stream: str | None = None) -> str:
@@ -335,6 +338,8 @@ def _output_columns(
             expression = _CONSTANT + name  # a whole-file scan numbers its rows in order
         elif name in ("log_group", "log_stream"):
             expression = _CONSTANT + name
+        elif name in ("api_id", "stage"):
+            expression = _from_log_stream(name, present)
         elif name == "source_file":
             expression = _CONSTANT + sql_text(source_file)
         elif name in numeric:
@@ -346,6 +351,19 @@ def _output_columns(
             expression = f"{_CONSTANT}NULL::{sql_type}"
         columns.append((name, expression))
     return columns
+
+
+def _from_log_stream(name: str, present: set[str]) -> str:
+    """`api_id` or `stage` as logged, else read from an HTTP API's log stream name: the console
+    presets log neither, and without them every such request would be of an unknown API. (The
+    log stream is the same for a whole source, so the derived value is constant when absent.)"""
+    part = f"nullif(regexp_extract(log_stream, {sql_text(_HTTP_LOG_STREAM_PARTS)}, "
+    derived = f"{part}1), '')"
+    if name == "stage":
+        derived = f"replace({part}2), ''), '.default', '$default')"
+    if name in present:
+        return f"coalesce({sql_name(name)}, {derived})"
+    return _CONSTANT + derived
 
 
 def _connection():

@@ -334,11 +334,12 @@ def _document_events(text: str, path: Path, source: Source) -> pl.DataFrame:
         if isinstance(value, dict) and isinstance(value.get("events"), list):
             kinds.add("cli-log-events")
             for event in value["events"]:
+                # `aws logs` names the stream; Elastic's Firehose export names group and stream.
                 collector.add(
                     event.get("message", ""),
                     event.get("timestamp"),
-                    None,
-                    event.get("logStreamName"),
+                    event.get("aws.cloudwatch.log_group"),
+                    event.get("logStreamName") or event.get("aws.cloudwatch.log_stream"),
                     event.get("eventId"),
                 )
             continue

@@ -170,6 +170,9 @@ def test_firehose_records_of_three_api_types(realworld_dir, data_dir, access_row
     http = _row(rows, "GQIVriFLIAMEMsA=")
     assert http["route_key"] == "GET /"
     assert http["api_type"] == "http"
+    # The preset logs neither; the HTTP API's log stream `6am6mj7iqf_.default-...` names both.
+    assert (http["api_id"], http["stage"]) == ("6am6mj7iqf", "$default")
+    assert http["log_group"] == "aws/api-gateway/test-HTTP"
     rest = _row(rows, "48752d0f-c99d-4cfa-a5a7-f3c6834d19e5")
     assert rest["resource_path"] == "/pets"
     assert rest["api_type"] == "rest"
