@@ -71,6 +71,14 @@ def ingest(
     api_type: Annotated[
         str | None, typer.Option("--api-type", help="rest | http | websocket (default: inferred).")
     ] = None,
+    api_id: Annotated[
+        str | None,
+        typer.Option("--api-id", help="API id for access records that do not log one (presets)."),
+    ] = None,
+    stage: Annotated[
+        str | None,
+        typer.Option("--stage", help="Stage for access records that do not log one (presets)."),
+    ] = None,
     metric_data_queries: Annotated[
         Path | None,
         typer.Option("--metric-data-queries", help="The --metric-data-queries JSON you sent."),
@@ -95,7 +103,7 @@ def ingest(
 
     if api_type not in (None, "rest", "http", "websocket"):
         raise ApigwError(f"--api-type takes rest, http or websocket, got {api_type!r}")
-    options: dict[str, object] = {}
+    options: dict[str, object] = {"api_id": api_id, "stage": stage}
     queries = _read_json_option(metric_data_queries, "--metric-data-queries")
     if queries is not None:
         options["metric_data_queries"] = queries

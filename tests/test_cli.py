@@ -6,11 +6,13 @@ become one line) is run in a subprocess for the exit codes a shell sees.
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -150,6 +152,38 @@ def test_access_format_and_api_type_options(runner, tmp_path, data_dir, access_r
     assert rows["request_id"].to_list() == ["r-1", "r-2"]
     assert rows["status"].to_list() == [200, 503]
     assert set(rows["api_type"]) == {"http"}
+
+
+CLF_LINE = (
+    '198.51.100.7 - - [20/Jul/2026:01:50:15 +0000] "GET /pets HTTP/1.1" 200 184 '
+    "c1100000-0000-4000-8000-%012d E%d="
+)
+
+
+def test_api_id_and_stage_label_records_that_log_neither(runner, tmp_path, data_dir, access_rows):
+    """The console presets log no apiId or stage: --api-id/--stage supply them, on the
+    whole-file path (plain CLF) and the chunked one (gzip), and a record's own value wins."""
+    plain = tmp_path / "prod.log"
+    plain.write_text("".join(CLF_LINE % (n, n) + "\n" for n in range(3)))
+    zipped = tmp_path / "prod.log.gz"
+    zipped.write_bytes(
+        gzip.compress("".join(CLF_LINE % (n, n) + "\n" for n in range(3, 5)).encode())
+    )
+    own = tmp_path / "own.jsonl"
+    own.write_text(
+        '{"requestId":"own-1","requestTime":"20/Jul/2026:01:50:15 +0000","status":"200",'
+        '"apiId":"zzzzzzzzzz","stage":"beta"}\n'
+    )
+    labels = ("--api-id", "a1b2c3d4e5", "--stage", "prod")
+    for source in (plain, zipped, own):
+        code, _ = _invoke_json(runner, str(source), "--data", str(data_dir), *labels)
+        assert code == 0
+    rows = access_rows(data_dir)
+    labelled = rows.filter(pl.col("request_id") != "own-1")
+    assert labelled.height == 5
+    assert set(zip(labelled["api_id"], labelled["stage"], strict=True)) == {("a1b2c3d4e5", "prod")}
+    mine = rows.filter(pl.col("request_id") == "own-1").row(0, named=True)
+    assert (mine["api_id"], mine["stage"]) == ("zzzzzzzzzz", "beta")
 
 
 def test_data_dir_from_environment(runner, tmp_path, monkeypatch):

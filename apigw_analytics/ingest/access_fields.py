@@ -15,12 +15,15 @@ schema the same way for JSON, CLF, CSV, XML and compiled templates:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import polars as pl
 
 from apigw_analytics.ingest.events import EMPTY_QUARANTINE
 from apigw_analytics.schema import UTC_MS, RecordKind, conform, polars_schema
 
+# Columns a user may label a source's records with, when the records do not log them.
+LABEL_COLUMNS = ("api_id", "stage")
 REQUEST_TIME = "_request_time"
 REQUEST_TIME_EPOCH = "_request_time_epoch"
 EXTRA = "extra"
@@ -243,6 +246,7 @@ def access_rows_sql(
     with_message: bool,
     carry: tuple[str, ...] = (),
     varying_only: bool = False,
+    labels: Mapping[str, str] | None = None,
 ) -> str:
     """The query turning raw string fields into access-request rows, in DuckDB.
 
@@ -260,6 +264,8 @@ def access_rows_sql(
     stream) and `source_line` (the rows come in file order: numbering them in SQL would need
     a window, which runs on one thread), for the caller to add, and keeps `message` only for
     quarantined records.
+
+    `labels` (`source_labels`) give `api_id` and `stage` to records that log neither.
     """
     fields = [c for c in present if c != EXTRA]
     numeric = [c for c in _NUMERIC_COLUMNS if c in present]
@@ -300,7 +306,7 @@ def access_rows_sql(
     outputs = [
         f"{expression} AS {sql_name(name)}"
         for name, expression in _output_columns(
-            present, numeric, source_file=source_file, api_type=api_type
+            present, numeric, source_file=source_file, api_type=api_type, labels=labels or {}
         )
         if expression is not None and not (varying_only and expression.startswith(_CONSTANT))
     ]
@@ -318,7 +324,12 @@ _CONSTANT = "/* constant */ "
 
 
 def _output_columns(
-    present: set[str], numeric: list[str], *, source_file: str, api_type: str | None
+    present: set[str],
+    numeric: list[str],
+    *,
+    source_file: str,
+    api_type: str | None,
+    labels: Mapping[str, str],
 ) -> list[tuple[str, str]]:
     """Each access-request column's expression over the finalised fields."""
     group_canary = "coalesce(ends_with(log_group, '/Canary'), false)"
@@ -339,7 +350,7 @@ def _output_columns(
         elif name in ("log_group", "log_stream"):
             expression = _CONSTANT + name
         elif name in ("api_id", "stage"):
-            expression = _from_log_stream(name, present)
+            expression = _from_log_stream(name, present, labels.get(name))
         elif name == "source_file":
             expression = _CONSTANT + sql_text(source_file)
         elif name in numeric:
@@ -353,17 +364,26 @@ def _output_columns(
     return columns
 
 
-def _from_log_stream(name: str, present: set[str]) -> str:
-    """`api_id` or `stage` as logged, else read from an HTTP API's log stream name: the console
-    presets log neither, and without them every such request would be of an unknown API. (The
-    log stream is the same for a whole source, so the derived value is constant when absent.)"""
+def _from_log_stream(name: str, present: set[str], label: str | None) -> str:
+    """`api_id` or `stage` as logged, else read from an HTTP API's log stream name, else the
+    label the user gave (`ingest --api-id/--stage`): the console presets log neither, and
+    without them every such request would be of an unknown API, matching no metric. (The log
+    stream and the label are the same for a whole source, so the value is constant when the
+    record does not log it.)"""
     part = f"nullif(regexp_extract(log_stream, {sql_text(_HTTP_LOG_STREAM_PARTS)}, "
     derived = f"{part}1), '')"
     if name == "stage":
         derived = f"replace({part}2), ''), '.default', '$default')"
+    if label is not None:
+        derived = f"coalesce({derived}, {sql_text(label)})"
     if name in present:
         return f"coalesce({sql_name(name)}, {derived})"
     return _CONSTANT + derived
+
+
+def source_labels(options: Mapping[str, object]) -> dict[str, str]:
+    """The `api_id` and `stage` a user gave for a source's records (ParseContext options)."""
+    return {name: str(options[name]) for name in LABEL_COLUMNS if options.get(name)}
 
 
 def _connection():
@@ -384,6 +404,7 @@ def finalize_access(
     *,
     source_file: str,
     api_type: str | None,
+    labels: Mapping[str, str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Typed access-request rows and quarantine rows from raw string fields.
 
@@ -401,7 +422,12 @@ def finalize_access(
         *(pl.col(c).cast(pl.String) for c in sorted(present)),
     )
     query = access_rows_sql(
-        "chunk", present, source_file=source_file, api_type=api_type, with_message=True
+        "chunk",
+        present,
+        source_file=source_file,
+        api_type=api_type,
+        with_message=True,
+        labels=labels,
     )
     connection = _connection()
     connection.register("chunk", chunk.to_arrow())

@@ -104,13 +104,13 @@ def _lines_at(path: Path, numbers: list[int]) -> dict[int, str]:
 
 
 def _access_rows(
-    table: pa.Table, source_file: str, constant_columns: dict[str, pa.Array]
+    table: pa.Table, constant_values: dict[str, str], constant_columns: dict[str, pa.Array]
 ) -> pa.Table:
     """Rows as a table of the access-request schema: the columns a `varying_only` query left
-    out are filled here (the file's path, else nulls). Each is built once per source, as long
-    as the longest batch so far, and sliced (no copy) to each batch: building them per batch
-    cost as much as the rest of the batch's handling (Arrow arrays are immutable: sharing them
-    is safe)."""
+    out are filled here (the file's path and the user's labels, else nulls). Each is built once
+    per source, as long as the longest batch so far, and sliced (no copy) to each batch:
+    building them per batch cost as much as the rest of the batch's handling (Arrow arrays are
+    immutable: sharing them is safe)."""
     rows = table.num_rows
     columns = []
     for column in _ACCESS_SCHEMA:
@@ -122,10 +122,11 @@ def _access_rows(
         else:
             kept = constant_columns.get(column.name)
             if kept is None or len(kept) < rows:
+                value = constant_values.get(column.name)
                 kept = constant_columns[column.name] = (
-                    pa.repeat(pa.scalar(source_file, column.type), rows)
-                    if column.name == "source_file"
-                    else pa.nulls(rows, column.type)
+                    pa.nulls(rows, column.type)
+                    if value is None
+                    else pa.repeat(pa.scalar(value, column.type), rows)
                 )
             columns.append(kept.slice(0, rows))
     return pa.Table.from_arrays(columns, schema=_ACCESS_SCHEMA)
@@ -150,10 +151,14 @@ class _Batches:
     """Sorts each batch of the query's rows: staged, quarantined or skipped."""
 
     def __init__(
-        self, scan: BulkScan, source_file: str, writer: WarehouseWriter, digest: FileDigest
+        self,
+        scan: BulkScan,
+        constant_values: dict[str, str],
+        writer: WarehouseWriter,
+        digest: FileDigest,
     ) -> None:
         self.scan = scan
-        self.source_file = source_file
+        self.constant_values = constant_values
         self.constant_columns: dict[str, pa.Array] = {}
         self.writer = writer
         self.digest = digest
@@ -190,7 +195,7 @@ class _Batches:
         good = pc.invert(pc.or_(rejected, passed))
         rows = _access_rows(
             table if _true_count(good) == table.num_rows else table.filter(good),
-            self.source_file,
+            self.constant_values,
             self.constant_columns,
         )
         counts.records_parsed += rows.num_rows
@@ -213,11 +218,13 @@ def ingest_bulk(
     *,
     source_file: str,
     api_type: str | None,
+    labels: dict[str, str],
     writer: WarehouseWriter,
     digest: FileDigest,
 ) -> BulkCounts:
     """Read, finalise and stage a whole file; raises BulkUnsupportedError (nothing is kept then:
-    the caller discards the staged files)."""
+    the caller discards the staged files). `labels` (`source_labels`) fill `api_id` and `stage`
+    of records that do not log them."""
     query = access_rows_sql(
         scan.relation,
         set(scan.present),
@@ -226,8 +233,9 @@ def ingest_bulk(
         with_message="message" in scan.carry,
         carry=tuple(column for column in scan.carry if column != "message"),
         varying_only=True,
+        labels=labels,
     )
-    batches = _Batches(scan, source_file, writer, digest)
+    batches = _Batches(scan, {"source_file": source_file, **labels}, writer, digest)
     connection = duckdb.connect()
     connection.execute("SET enable_progress_bar = false")
     try:

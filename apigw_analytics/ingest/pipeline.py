@@ -23,6 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from apigw_analytics.errors import InputError
+from apigw_analytics.ingest.access_fields import source_labels
 from apigw_analytics.ingest.bulk import BulkUnsupportedError, ingest_bulk
 from apigw_analytics.ingest.containers import Source, open_source
 from apigw_analytics.ingest.registry import (
@@ -255,6 +256,7 @@ def _read_whole(
                 source.path,
                 source_file=report.path,
                 api_type=context.api_type,
+                labels=source_labels(context.options),
                 writer=writer,
                 digest=digest,
             )

@@ -22,6 +22,7 @@ from apigw_analytics.ingest.access_fields import (
     EXTRA,
     column_for_key,
     finalize_access,
+    source_labels,
     sql_name,
     sql_text,
 )
@@ -182,7 +183,10 @@ class _JsonAccessParser:
             return ParseResult(quarantine=quarantine, skipped=skipped)
         raw = pl.concat(parts, how="diagonal_relaxed").sort("source_line", maintain_order=True)
         rows, rejected = finalize_access(
-            raw, source_file=self._context.source_file, api_type=self._context.api_type
+            raw,
+            source_file=self._context.source_file,
+            api_type=self._context.api_type,
+            labels=source_labels(self._context.options),
         )
         good_events = events.height - len(bad) - rejected["source_line"].n_unique()
         return ParseResult(

@@ -24,6 +24,7 @@ from apigw_analytics.ingest.access_fields import (
     EXTRA,
     column_for_variable,
     finalize_access,
+    source_labels,
     sql_name,
     sql_text,
 )
@@ -399,7 +400,10 @@ class TemplateParser:
                 for c in self._compiled.group_columns.values()
             )
         rows, rejected = finalize_access(
-            raw, source_file=self._context.source_file, api_type=self._context.api_type
+            raw,
+            source_file=self._context.source_file,
+            api_type=self._context.api_type,
+            labels=source_labels(self._context.options),
         )
         no_match = unmatched.select(
             "source_line",
