@@ -1,4 +1,5 @@
-"""Shared fixtures: the real-world samples folder, a fresh warehouse, table readers, goldens."""
+"""Shared fixtures: the real-world samples folder, a fresh warehouse, table readers, goldens,
+the synthetic warehouse the query and report tests read, and a private query cache."""
 
 from __future__ import annotations
 
@@ -11,8 +12,33 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from apigw_analytics.query.dedupe import CACHE_DIR_ENV
+from apigw_analytics.query.synthetic import build_synthetic_warehouse
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOLDEN_ENV = "UPDATE_GOLDEN"
+SYNTHETIC_REQUESTS = 20_000
+
+
+@pytest.fixture(autouse=True)
+def _query_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """The dedupe cache goes to a temporary directory so tests never touch the user's cache."""
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path_factory.getbasetemp() / "query-cache"))
+
+
+@pytest.fixture(scope="session")
+def synthetic_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The deterministic synthetic generator's warehouse (two days from 2024-05-01), for
+    oracle checks against polars."""
+    root = tmp_path_factory.mktemp("synthetic-warehouse")
+    build_synthetic_warehouse(root, SYNTHETIC_REQUESTS)
+    return root
+
+
+@pytest.fixture(scope="session")
+def synthetic_requests(synthetic_warehouse: Path) -> pl.DataFrame:
+    """The oracle's view of the same Parquet: every access request, read by polars."""
+    return pl.read_parquet(sorted((synthetic_warehouse / "access_requests").rglob("*.parquet")))
 
 
 @pytest.fixture(scope="session")

@@ -37,11 +37,11 @@ def _oracle(requests: pl.DataFrame, day: date) -> pl.DataFrame:
     )
 
 
-def test_health_section_matches_the_oracle(report_warehouse: Path, report_requests) -> None:
-    report = build_report(period_containing("day", DAY), {}, report_warehouse)
+def test_health_section_matches_the_oracle(synthetic_warehouse: Path, synthetic_requests) -> None:
+    report = build_report(period_containing("day", DAY), {}, synthetic_warehouse)
     health = report.sections[0].rows
     got = health.select("api_id", "stage", "requests", "server_errors_5xx", "throttled_429")
-    expected = _oracle(report_requests, DAY)
+    expected = _oracle(synthetic_requests, DAY)
     assert got.sort("api_id", "stage").to_dicts() == expected.to_dicts()
     assert report.requests == expected["requests"].sum()
     assert [s.query for s in report.sections] == [spec.query for spec in SECTIONS]
@@ -49,9 +49,9 @@ def test_health_section_matches_the_oracle(report_warehouse: Path, report_reques
     assert report.traffic["interval_start"].n_unique() == 24
 
 
-def test_a_period_without_data_is_an_empty_report(report_warehouse: Path) -> None:
+def test_a_period_without_data_is_an_empty_report(synthetic_warehouse: Path) -> None:
     report = build_report(
-        period_containing("day", date(2030, 1, 1)), {"min_requests": 1}, report_warehouse
+        period_containing("day", date(2030, 1, 1)), {"min_requests": 1}, synthetic_warehouse
     )
     assert report.requests == 0
     assert all(section.rows.height == 0 for section in report.sections)
@@ -59,8 +59,8 @@ def test_a_period_without_data_is_an_empty_report(report_warehouse: Path) -> Non
     assert "No rows in this period." in to_markdown_report(report)
 
 
-def test_long_sections_are_cut_for_people_not_for_programs(report_warehouse: Path) -> None:
-    report = build_report(period_containing("week", DAY), {}, report_warehouse)
+def test_long_sections_are_cut_for_people_not_for_programs(synthetic_warehouse: Path) -> None:
+    report = build_report(period_containing("week", DAY), {}, synthetic_warehouse)
     long = [s for s in report.sections if s.rows.height > SHOWN_ROWS]
     assert long, "the synthetic week should give at least one section more rows than shown"
     markdown = to_markdown_report(report)
@@ -75,11 +75,11 @@ def _run(runner: CliRunner, *args: str):
 
 
 def test_cli_writes_three_files_named_after_the_period_idempotently(
-    report_warehouse: Path, tmp_path: Path
+    synthetic_warehouse: Path, tmp_path: Path
 ) -> None:
     runner = CliRunner()
     out = tmp_path / "reports"
-    args = ("--date", "2024-05-01", "--data", str(report_warehouse), "--out", str(out))
+    args = ("--date", "2024-05-01", "--data", str(synthetic_warehouse), "--out", str(out))
     assert _run(runner, *args).exit_code == 0
     names = sorted(path.name for path in out.iterdir())
     assert names == [f"apigw-report-2024-05-01.{suffix}" for suffix in ("html", "json", "md")]
@@ -102,13 +102,15 @@ def test_cli_writes_three_files_named_after_the_period_idempotently(
     assert 'id="traffic"' in html
 
 
-def test_cli_breached_threshold_exits_5_and_says_so(report_warehouse: Path, tmp_path: Path) -> None:
+def test_cli_breached_threshold_exits_5_and_says_so(
+    synthetic_warehouse: Path, tmp_path: Path
+) -> None:
     result = _run(
         CliRunner(),
         "--date",
         "2024-05-01",
         "--data",
-        str(report_warehouse),
+        str(synthetic_warehouse),
         "--out",
         str(tmp_path),
         "--threshold",
@@ -123,16 +125,16 @@ def test_cli_breached_threshold_exits_5_and_says_so(report_warehouse: Path, tmp_
 
 
 def test_cli_latest_reports_the_newest_requests_period(
-    report_warehouse: Path, report_requests, tmp_path: Path
+    synthetic_warehouse: Path, synthetic_requests, tmp_path: Path
 ) -> None:
-    newest = report_requests["requested_at"].max().date()
+    newest = synthetic_requests["requested_at"].max().date()
     result = _run(
         CliRunner(),
         "--latest",
         "--period",
         "week",
         "--data",
-        str(report_warehouse),
+        str(synthetic_warehouse),
         "--out",
         str(tmp_path),
     )
@@ -150,9 +152,9 @@ def test_cli_latest_reports_the_newest_requests_period(
     ],
 )
 def test_cli_user_mistakes_are_one_line_errors(
-    report_warehouse: Path, tmp_path: Path, args, message
+    synthetic_warehouse: Path, tmp_path: Path, args, message
 ) -> None:
-    result = _run(CliRunner(), *args, "--data", str(report_warehouse), "--out", str(tmp_path))
+    result = _run(CliRunner(), *args, "--data", str(synthetic_warehouse), "--out", str(tmp_path))
     assert isinstance(result.exception, ConfigError)  # main() turns it into one line, exit 2
     assert message in str(result.exception)
 
