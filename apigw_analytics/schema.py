@@ -23,6 +23,7 @@ class RecordKind(StrEnum):
     EXECUTION_EVENTS = "execution_events"
     METRIC_POINTS = "metric_points"
     REPLAY_OUTCOMES = "replay_outcomes"
+    APIS = "apis"
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,12 @@ EXECUTION_EVENTS = _columns(
     ("is_canary", pl.Boolean, "log group ends in /Canary"),
     ("event_at", UTC_MS, "event time"),
     ("sequence", pl.Int32, "0-based order of the event within its request"),
+    (
+        "occurrence",
+        pl.Int32,
+        "0-based count of earlier events in the same file with the same request, time and"
+        " message (1 for a line logged twice in one millisecond); part of the event's identity",
+    ),
     ("message_kind", pl.String, "classified kind of message; 'other' when unknown"),
     ("message", pl.String, "the message text without the (requestId) prefix"),
     ("is_truncated", pl.Boolean, "message ended in [TRUNCATED]"),
@@ -215,12 +222,32 @@ REPLAY_OUTCOMES = _columns(
     ("authorizer_called", pl.Boolean, "whether the model invokes the authorizer (cache miss)"),
 )
 
+# The APIs of an account, from the listings users save (`aws apigateway get-rest-apis`,
+# `aws apigatewayv2 get-apis`): what lets REST metrics, named by ApiName, meet the logs' api_id.
+APIS = _columns(
+    ("api_id", pl.String, "API id (10 chars)"),
+    ("api_name", pl.String, "the API's name as listed"),
+    ("api_type", pl.String, "rest | http | websocket"),
+    (
+        "metric_api_name",
+        pl.String,
+        "ApiName dimension of its REST metrics: the name without non-ASCII characters, the id"
+        " when none is left; null for HTTP and WebSocket APIs (their metrics carry ApiId)",
+    ),
+    ("created_at", UTC_MS, "when the API was created (createdDate)"),
+    ("description", pl.String, "the API's description"),
+    ("api_endpoint", pl.String, "default endpoint URL (HTTP and WebSocket listings only)"),
+    *_SOURCE,
+    ("extra", pl.String, "JSON object of the listed fields the schema has no column for"),
+)
+
 SCHEMAS: dict[RecordKind, tuple[Column, ...]] = {
     RecordKind.ACCESS_REQUESTS: ACCESS_REQUESTS,
     RecordKind.EXECUTION_REQUESTS: EXECUTION_REQUESTS,
     RecordKind.EXECUTION_EVENTS: EXECUTION_EVENTS,
     RecordKind.METRIC_POINTS: METRIC_POINTS,
     RecordKind.REPLAY_OUTCOMES: REPLAY_OUTCOMES,
+    RecordKind.APIS: APIS,
 }
 
 # The column whose date partitions each kind's files (hive `date=YYYY-MM-DD`).
@@ -230,6 +257,7 @@ PARTITION_TIME_COLUMN: dict[RecordKind, str] = {
     RecordKind.EXECUTION_EVENTS: "event_at",
     RecordKind.METRIC_POINTS: "timestamp",
     RecordKind.REPLAY_OUTCOMES: "requested_at",
+    RecordKind.APIS: "created_at",
 }
 
 

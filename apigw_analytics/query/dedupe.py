@@ -40,14 +40,15 @@ _METRIC_STATISTICS = ("sample_count", "sum", "average", "minimum", "maximum", "p
 DEDUPE_KEYS: dict[RecordKind, tuple[str, ...]] = {
     RecordKind.ACCESS_REQUESTS: ("coalesce(extended_request_id, request_id)",),
     RecordKind.EXECUTION_REQUESTS: ("request_id",),
-    # The event id; else request, time, message and sequence when request and time are known;
-    # else where the line was read (file, line, message). The prefixes keep the three apart.
+    # The event id; else request, time, message and occurrence (a null one, in files written
+    # before the column, read as 0) when request and time are known; else where the line was
+    # read (file, line, message). The prefixes keep the three apart.
     RecordKind.EXECUTION_EVENTS: (
         "coalesce('id' || chr(31) || event_id,"
         " CASE WHEN request_id IS NOT NULL AND event_at IS NOT NULL THEN 'request' || chr(31) || "
         + " || chr(31) || ".join(
             _EVENT_PART.format(column)
-            for column in ("request_id", "event_at", "message", "sequence")
+            for column in ("request_id", "event_at", "message", "coalesce(occurrence, 0)")
         )
         + " END, 'line' || chr(31) || "
         + " || chr(31) || ".join(
@@ -61,6 +62,7 @@ DEDUPE_KEYS: dict[RecordKind, tuple[str, ...]] = {
         " || ".join(f"CAST({name} IS NOT NULL AS INTEGER)" for name in _METRIC_STATISTICS),
     ),
     RecordKind.REPLAY_OUTCOMES: ("replay_name", "request_key"),
+    RecordKind.APIS: ("api_type", "api_id", "api_name"),
 }
 
 

@@ -46,6 +46,7 @@ from apigw_analytics.schema import (
     PARTITION_TIME_COLUMN,
     RecordKind,
     conform,
+    polars_schema,
     validate,
 )
 from apigw_analytics.warehouse.layout import QUARANTINE_TABLE, WarehouseLayout
@@ -110,14 +111,20 @@ def dedupe_key(kind: RecordKind) -> pl.Expr:
     if kind is RecordKind.EXECUTION_REQUESTS:
         return _hash_if_present(pl.col("request_id"))
     if kind is RecordKind.EXECUTION_EVENTS:
+        # Without an id, an event is the occurrence-th of its identical events in its file:
+        # the same in every export that holds it. Files written before `occurrence` existed
+        # read it as null: their event counts as the first of its kind.
         identified = pl.col("request_id").is_not_null() & pl.col("event_at").is_not_null()
+        occurrence = pl.col("occurrence").fill_null(0)
         return pl.coalesce(
             _hash_if_present(pl.col("event_id")),
-            pl.when(identified).then(_hash_key("request_id", "event_at", "message", "sequence")),
+            pl.when(identified).then(_hash_key("request_id", "event_at", "message", occurrence)),
             _hash_key("source_file", "source_line", "message"),
         )
     if kind is RecordKind.METRIC_POINTS:
         return _hash_key(*METRIC_POINT_IDENTITY, _STATISTICS_PRESENT)
+    if kind is RecordKind.APIS:  # a renamed API is listed under both names: two rows
+        return _hash_key("api_type", "api_id", "api_name")
     return _hash_key("replay_name", "request_key")
 
 
@@ -134,12 +141,13 @@ _KEY_COLUMNS: dict[RecordKind, tuple[str, ...]] = {
         "request_id",
         "event_at",
         "message",
-        "sequence",
+        "occurrence",
         "source_file",
         "source_line",
     ),
     RecordKind.METRIC_POINTS: (*METRIC_POINT_IDENTITY, *_METRIC_STATISTICS),
     RecordKind.REPLAY_OUTCOMES: ("replay_name", "request_key"),
+    RecordKind.APIS: ("api_type", "api_id", "api_name"),
 }
 
 
@@ -347,8 +355,9 @@ class WarehouseWriter:
         if cache_key not in self._committed_keys:
             partition = self.layout.table_dir(kind.value) / f"date={date}"
             files = sorted(partition.glob("*.parquet")) if partition.is_dir() else []
-            if files:
-                keys = pl.scan_parquet(files).select(dedupe_key(kind).alias("k")).collect()
+            if files:  # a column added to the schema after a file was written reads as null
+                scan = pl.scan_parquet(files, schema=polars_schema(kind), missing_columns="insert")
+                keys = scan.select(dedupe_key(kind).alias("k")).collect()
                 self._committed_keys[cache_key] = keys["k"].drop_nulls()
             else:
                 self._committed_keys[cache_key] = pl.Series("k", [], dtype=pl.UInt64)
