@@ -99,6 +99,7 @@ FORMAT_MODULES = (
     "apigw_analytics.ingest.formats.metrics_get_metric_statistics",
     "apigw_analytics.ingest.formats.metrics_stream",
     "apigw_analytics.ingest.formats.execution_log",
+    "apigw_analytics.ingest.formats.api_listing",
 )
 
 

@@ -45,6 +45,8 @@ GARBAGE = [
     "x" * 5000,
     '{"MetricDataResults": [{"Id": "m1", "Timestamps": ["bad"], "Values": ["x"]}]}',
     '{"Datapoints": [{"Timestamp": "nope", "Sum": "NaN?"}]}',
+    '{"items": [{"id": 5}, null, {"id": "x", "name": "y", "createdDate": []}]}',
+    '{"Items": [{"ApiId": "x", "Name": "y", "ProtocolType": "SOAP"}], "NextToken": 1}',
     "null",
     "42",
 ]
@@ -55,10 +57,13 @@ def _events(messages: list[str]) -> pl.DataFrame:
 
 
 def _accounted(results: list[ParseResult]) -> int:
+    """Events accounted for: records parsed, quarantined or skipped, less the records found
+    beyond one per event (a listing or metric document holds many)."""
     return sum(
         result.records_parsed
         + (result.quarantine.height if result.quarantine is not None else 0)
         + result.skipped
+        - result.extra_records
         for result in results
     )
 
