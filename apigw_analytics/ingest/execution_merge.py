@@ -30,15 +30,15 @@ import pyarrow.parquet as pq
 
 from apigw_analytics.ingest.execution_requests import build_requests, request_facts, request_stats
 from apigw_analytics.query.dedupe import sql_literal
-from apigw_analytics.schema import RecordKind, conform
+from apigw_analytics.schema import RecordKind, conform, polars_schema
 from apigw_analytics.warehouse.layout import WarehouseLayout
 from apigw_analytics.warehouse.writer import UNKNOWN_DATE, arrow_schema
 
 _EVENTS = RecordKind.EXECUTION_EVENTS
 _REQUESTS = RecordKind.EXECUTION_REQUESTS
 _EVENT_COLUMNS = (
-    "request_id", "event_at", "sequence", "message_kind", "message", "is_truncated",
-    "log_group", "api_id", "stage", "is_canary", "source_file", "source_line",
+    "request_id", "event_at", "sequence", "occurrence", "message_kind", "message",
+    "is_truncated", "log_group", "api_id", "stage", "is_canary", "source_file", "source_line",
 )  # fmt: skip
 
 
@@ -87,18 +87,18 @@ def _request_events(files: list[Path], request_ids: list[str]) -> pl.DataFrame:
 
     Overlapping files repeat events; within one file the same message may be logged twice in
     one millisecond, so an event's identity is (request, time, message, its occurrence among
-    identical ones in its file). Files are ordered by when the request's part in them began.
+    identical ones in its file), as the parser numbered it and the writer keys it (a file
+    written before the column has null there: the first of its kind). Files are ordered by
+    when the request's part in them began.
     """
+    schema = polars_schema(_EVENTS)
     events = (
-        pl.scan_parquet(files)
+        pl.scan_parquet(files, schema=schema, missing_columns="insert")
         .select(_EVENT_COLUMNS)
         .filter(pl.col("request_id").is_in(request_ids))
         .collect()
-        .sort("request_id", "source_file", "sequence")
         .with_columns(
-            pl.int_range(pl.len())
-            .over("request_id", "source_file", "event_at", "message")
-            .alias("occurrence"),
+            pl.col("occurrence").fill_null(0),
             pl.col("event_at").min().over("request_id", "source_file").alias("file_first_at"),
         )
         .sort("request_id", "event_at", "file_first_at", "source_file", "sequence")

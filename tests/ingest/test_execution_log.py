@@ -459,3 +459,26 @@ def test_test_invoke_transcript_groups_by_its_request_line(tmp_path):
 def test_empty_source_gives_empty_tables():
     parsed = parse_chunks([])
     assert parsed.events.is_empty() and parsed.requests.is_empty()
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3, None])
+def test_identical_events_are_numbered_across_chunks_in_file_order(tmp_path, chunk_rows):
+    """`occurrence` counts the earlier events of the file with the same request, time and
+    message, whichever chunks they were read in, and in a file whose times go back too."""
+    first = "2026-01-01T00:00:00.001Z"
+    earlier = "2026-01-01T00:00:00.000Z"
+    text = "".join(
+        f"{stamp} ({request}) {message}\n"
+        for stamp, request, message in (
+            (first, "r1", "Method request path: {}"),
+            (first, "r1", "Method request path: {}"),
+            (first, "r2", "Method request path: {}"),
+            (earlier, "r1", "Method request path: {}"),
+            (first, "r1", "Method request query string: {}"),
+            (first, "r1", "Method request path: {}"),
+            (earlier, "r1", "Method request path: {}"),
+        )
+    )
+    parsed = parse_text(tmp_path, text, chunk_rows=chunk_rows)
+    assert parsed.events["occurrence"].to_list() == [0, 1, 0, 0, 0, 2, 1]
+    assert parsed.events["sequence"].to_list() == [0, 1, 0, 2, 3, 4, 5]

@@ -43,6 +43,26 @@ def test_the_same_timed_event_from_two_exports_shares_a_key() -> None:
     assert keys.n_unique() == 1
 
 
+def test_an_event_is_known_by_its_occurrence_not_its_sequence() -> None:
+    """Sequences restart in every file; the n-th identical event of a file is the n-th in
+    every export that holds it. A file written before `occurrence` existed reads it as null:
+    the first of its kind."""
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    event = {"request_id": "r1", "event_at": moment, "message": "Method completed"}
+    keys = _keys(
+        RecordKind.EXECUTION_EVENTS,
+        [
+            {**event, "sequence": 3, "occurrence": 0, "source_file": "a.gz", "source_line": 4},
+            {**event, "sequence": 0, "occurrence": 0, "source_file": "b.gz", "source_line": 1},
+            {**event, "sequence": 3, "occurrence": None, "source_file": "old.gz"},
+            {**event, "sequence": 4, "occurrence": 1, "source_file": "a.gz", "source_line": 5},
+            {**event, "sequence": 1, "occurrence": 1, "source_file": "b.gz", "source_line": 2},
+        ],
+    )
+    assert keys.to_list()[:3] == [keys[0]] * 3
+    assert keys[3] == keys[4] != keys[0]
+
+
 def test_metric_points_with_null_dimensions_are_distinct() -> None:
     moment = datetime(2026, 1, 1, tzinfo=UTC)
     rows = [

@@ -41,6 +41,57 @@ _SNIFF_MESSAGES = 200
 _EVENT_COLUMNS = list(polars_schema(RecordKind.EXECUTION_EVENTS))
 _ORPHAN = "not an execution-log message: no (requestId) prefix, time or known wording"
 _UNOWNED = "unrecognised message that belongs to no request (no request id on or before it)"
+_NO_TIME = -(2**63)  # stands for a null event time in the occurrence counter's time ranges
+
+
+class _Occurrences:
+    """Numbers each event among the identical (same request, time and message) events of its
+    file, in file order: the first is 0, a line logged again in the same millisecond 1.
+
+    This is what identifies an event without a CloudWatch id (see `dedupe_key`): a sequence
+    restarts in every file, but an event's occurrence is the same in every export that holds
+    it. Identical events share a time, so each chunk's identities are kept with the chunk's
+    time range, and a chunk only looks into the earlier chunks whose range overlaps its own: in
+    a file in time order, the one before at most.
+    """
+
+    def __init__(self) -> None:
+        self._chunks: list[tuple[int, int, pl.Series]] = []
+
+    def number(self, events: pl.DataFrame) -> pl.Series:
+        """The `occurrence` of each event of the chunk (events in file order).
+
+        Identical events are rare, so only the events whose identity repeats within the chunk
+        or was seen before are numbered (numbering every event by group costs twenty times
+        the hashing)."""
+        occurrence = pl.zeros(events.height, pl.Int32, eager=True).alias("occurrence")
+        if events.is_empty():
+            return occurrence
+        identity = events.select("request_id", "event_at", "message").hash_rows().alias("identity")
+        times = events["event_at"].to_physical().fill_null(_NO_TIME)
+        low, high = times.min(), times.max()
+        earlier = [ids for start, end, ids in self._chunks if start <= high and low <= end]
+        self._chunks.append((low, high, identity))
+        seen = pl.concat(earlier) if earlier else identity.clear()
+        seen = seen.filter(seen.is_in(identity.implode()))
+        repeats = identity.is_duplicated() | identity.is_in(seen.implode())
+        if not repeats.any():
+            return occurrence
+        counts = seen.value_counts(name="earlier").with_columns(pl.col("earlier").cast(pl.Int32))
+        numbered = (
+            pl.DataFrame({"identity": identity})
+            .with_row_index("row")
+            .filter(repeats)
+            .join(counts, on="identity", how="left", maintain_order="left")
+            .select(
+                "row",
+                (
+                    pl.int_range(pl.len(), dtype=pl.Int32).over("identity")
+                    + pl.col("earlier").fill_null(0)
+                ).alias("occurrence"),
+            )
+        )
+        return occurrence.scatter(numbered["row"], numbered["occurrence"])
 
 
 class ExecutionLogParser:
@@ -55,6 +106,7 @@ class ExecutionLogParser:
         self._named_request: str | None = None
         self._head_count = 0
         self._seen = pl.DataFrame(schema={"rid_key": pl.String, "seen": pl.Int64})
+        self._occurrences = _Occurrences()
         self._stats: list[pl.DataFrame] = []
         self._facts: list[pl.DataFrame] = []
 
@@ -154,7 +206,8 @@ class ExecutionLogParser:
         return heads.with_columns(filled.alias("request_id"))
 
     def _events(self, heads: pl.DataFrame) -> pl.DataFrame:
-        """Event rows: sequence within the request (counting earlier chunks) and log-group ids."""
+        """Event rows: sequence within the request and occurrence among identical events (both
+        counting earlier chunks), and log-group ids."""
         with_keys = heads.with_columns(
             pl.col("request_id").fill_null(_NO_REQUEST).alias("rid_key"),
             pl.int_range(self._head_count, self._head_count + pl.len(), dtype=pl.Int64).alias(
@@ -172,6 +225,7 @@ class ExecutionLogParser:
             .alias("sequence"),
             pl.lit(self._source_file, pl.String).alias("source_file"),
         )
+        events = events.with_columns(self._occurrences.number(events))
         counts = events.group_by("rid_key").agg(pl.len().cast(pl.Int64).alias("seen"))
         self._seen = pl.concat([self._seen, counts]).group_by("rid_key").agg(pl.col("seen").sum())
         return with_log_group_fields(events)
