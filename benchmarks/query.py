@@ -31,6 +31,7 @@ import duckdb
 
 from apigw_analytics.query.catalogue import catalogue
 from apigw_analytics.query.connection import (
+    METRIC_POINTS_RELATION,
     REQUEST_DERIVED_COLUMNS,
     SCALAR_MACROS,
     TABLE_MACROS,
@@ -63,10 +64,13 @@ def bare_connection(root: Path, ours: duckdb.DuckDBPyConnection) -> duckdb.DuckD
             connection.execute(f"CREATE TABLE {view} ({listing})")
             continue
         derived = REQUEST_DERIVED_COLUMNS if view == "requests" else ""
-        connection.execute(
-            f"CREATE VIEW {view} AS SELECT * EXCLUDE (date){derived} "
+        relation = (
+            f"SELECT * EXCLUDE (date){derived} "
             f"FROM read_parquet('{glob}', hive_partitioning = true)"
         )
+        if view == "metric_points":  # REST points get their API id from the listings
+            relation = METRIC_POINTS_RELATION.format(points=relation)
+        connection.execute(f"CREATE VIEW {view} AS {relation}")
     connection.execute(TABLE_MACROS)
     return connection
 

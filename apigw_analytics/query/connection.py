@@ -6,8 +6,12 @@ files run unchanged on another engine once the views are defined there:
     requests            access requests, plus request_key, route and gateway_overhead_ms
     execution_requests  one row per request id from the execution logs
     execution_events    one row per execution-log message
-    metric_points       CloudWatch metric points (canonical `metric` names)
+    metric_points       CloudWatch metric points (canonical `metric` names), plus
+                        resolved_api_id and api_match: the API id of REST points, which name
+                        their API by ApiName, from the ingested API listings (below)
     replay_outcomes     the reference gateway's predicted outcomes
+    apis                the account's APIs (id, name, type) from saved `get-rest-apis` and
+                        `get-apis` listings
     quarantine          records that could not be parsed, with file, line and reason
 
 and macros the questions share (`SCALAR_MACROS`, `TABLE_MACROS`), so no `.sql` file repeats them:
@@ -53,7 +57,9 @@ from apigw_analytics.schema import SCHEMAS, RecordKind
 from apigw_analytics.warehouse.layout import QUARANTINE_TABLE, WarehouseLayout
 from apigw_analytics.warehouse.writer import QUARANTINE_SCHEMA
 
+# In creation order: `metric_points` reads `apis`, so `apis` comes first.
 VIEW_NAMES: dict[RecordKind, str] = {
+    RecordKind.APIS: "apis",
     RecordKind.ACCESS_REQUESTS: "requests",
     RecordKind.EXECUTION_REQUESTS: "execution_requests",
     RecordKind.EXECUTION_EVENTS: "execution_events",
@@ -66,6 +72,35 @@ REQUEST_DERIVED_COLUMNS = """,
     coalesce(extended_request_id, request_id) AS request_key,
     route_name(route_key, http_method, resource_path) AS route,
     latency_ms - integration_latency_ms AS gateway_overhead_ms"""
+
+# Derived columns of the `metric_points` view: the API id of a point. HTTP and WebSocket points
+# carry it (ApiId); REST points carry the ApiName, which gets the id of the one listed REST API
+# that CloudWatch calls by that name. A name several listed REST APIs share (AWS allows it) is
+# never guessed. `api_match` says which case a point is: 'ApiId', 'listing', 'ambiguous' (the
+# name of several listed APIs: no id), 'unlisted' (no listed API has the name, or no listing
+# was ingested: no id); NULL for a point with neither dimension.
+METRIC_POINTS_RELATION = """
+SELECT
+    p.*,
+    coalesce(p.api_id, CASE WHEN n.listed_apis = 1 THEN n.listed_api_id END) AS resolved_api_id,
+    CASE
+        WHEN p.api_id IS NOT NULL THEN 'ApiId'
+        WHEN p.api_name IS NULL THEN NULL
+        WHEN n.listed_apis = 1 THEN 'listing'
+        WHEN n.listed_apis > 1 THEN 'ambiguous'
+        ELSE 'unlisted'
+    END AS api_match
+FROM ({points}) AS p
+LEFT JOIN (
+    SELECT
+        metric_api_name,
+        count(DISTINCT api_id) AS listed_apis,
+        min(api_id) AS listed_api_id
+    FROM apis
+    WHERE api_type = 'rest' AND metric_api_name IS NOT NULL
+    GROUP BY metric_api_name
+) AS n
+    ON n.metric_api_name = p.api_name"""
 
 # Macro parameters are named unlike any column, so a parameter never shadows one. A non-positive
 # bucket width is refused with the same kind of message `time_bucket` gives. `route_name` is the
@@ -233,6 +268,8 @@ def create_views(connection: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
         relation = _table_relation(connection, columns, kept, repeats.rows_path)
         if kind is RecordKind.ACCESS_REQUESTS:
             relation = f"SELECT *{REQUEST_DERIVED_COLUMNS}\nFROM ({relation})"
+        elif kind is RecordKind.METRIC_POINTS:
+            relation = METRIC_POINTS_RELATION.format(points=relation)
         connection.execute(f"CREATE OR REPLACE VIEW {view} AS\n{relation}")
     quarantine_columns = [(name, duckdb_type(dtype)) for name, dtype in QUARANTINE_SCHEMA.items()]
     quarantine_files = table_files(layout, QUARANTINE_TABLE)

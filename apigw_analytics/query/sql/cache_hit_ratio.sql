@@ -16,8 +16,15 @@
 -- per-method overrides); Cache-Control: max-age=0 invalidations look like misses.
 -- Metrics: CacheHitCount / CacheMissCount Sum; per method and resource only with detailed
 -- metrics. A series exported at several periods (a 1-minute stream and hourly statistics of
--- the same stage) is summed at its finest period only, so it is counted once. REST metrics carry the ApiName, matched to the logs' api_id only when equal; rows
--- with no match on one side show NULLs there. api_key and route narrow the logs only.
+-- the same stage) is summed at its finest period only, so it is counted once.
+-- Logs name the API by id; REST metrics by ApiName, which gets the id of the one REST API of
+-- that name in the ingested API listings (`aws apigateway get-rest-apis` output), so its
+-- metrics sit beside its logs. A name no listed API has (or no listing ingested), or one that
+-- several listed REST APIs share, is not guessed: those metrics keep a row of their own with
+-- the name as api_id, and metrics_api_match says which (ApiId | listing | unlisted |
+-- ambiguous; NULL on rows without metrics). api_name is the metrics' ApiName, else the listed
+-- name of the id. Rows with no match on one side show NULLs there. api_key and route narrow
+-- the logs only.
 WITH per_route AS (
     SELECT
         api_id,
@@ -52,7 +59,9 @@ inferred AS (
 ),
 points AS (
     SELECT
-        coalesce(api_id, api_name) AS api_id,
+        coalesce(resolved_api_id, api_name) AS api_id,
+        api_name,
+        api_match,
         stage,
         method AS http_method,
         resource AS resource_path,
@@ -65,7 +74,7 @@ points AS (
     FROM metric_points
     WHERE
         timestamp >= $start AND timestamp < $end
-        AND ($api IS NULL OR api_id = $api OR api_name = $api)
+        AND ($api IS NULL OR resolved_api_id = $api OR api_name = $api)
         AND ($stage IS NULL OR stage = $stage)
         AND metric IN ('cache_hit_count', 'cache_miss_count')
         AND stage IS NOT NULL
@@ -80,10 +89,17 @@ measured AS (
         CASE WHEN http_method IS NULL AND resource_path IS NULL THEN 'stage' ELSE 'method' END
             AS level,
         sum(coalesce(sum, 0)) FILTER (WHERE metric = 'cache_hit_count') AS metric_hits,
-        sum(coalesce(sum, 0)) FILTER (WHERE metric = 'cache_miss_count') AS metric_misses
+        sum(coalesce(sum, 0)) FILTER (WHERE metric = 'cache_miss_count') AS metric_misses,
+        min(api_name) AS api_name,
+        min(api_match) AS api_match
     FROM points
     WHERE period_s = finest_period_s
     GROUP BY ALL
+),
+listed_names AS (
+    SELECT api_id, min(api_name) AS api_name
+    FROM apis
+    GROUP BY api_id
 )
 SELECT
     coalesce(i.api_id, m.api_id) AS api_id,
@@ -98,7 +114,9 @@ SELECT
     i.inferred_hits / (i.inferred_hits + i.integration_calls)::DOUBLE AS inferred_hit_ratio,
     m.metric_hits,
     m.metric_misses,
-    m.metric_hits / nullif(m.metric_hits + m.metric_misses, 0) AS metric_hit_ratio
+    m.metric_hits / nullif(m.metric_hits + m.metric_misses, 0) AS metric_hit_ratio,
+    coalesce(m.api_name, n.api_name) AS api_name,
+    m.api_match AS metrics_api_match
 FROM inferred AS i
 FULL OUTER JOIN measured AS m
     ON m.api_id = i.api_id
@@ -106,4 +124,6 @@ FULL OUTER JOIN measured AS m
     AND m.level = i.level
     AND m.http_method IS NOT DISTINCT FROM i.http_method
     AND m.resource_path IS NOT DISTINCT FROM i.resource_path
+LEFT JOIN listed_names AS n
+    ON n.api_id = coalesce(i.api_id, m.api_id)
 ORDER BY api_id, stage, level DESC, http_method NULLS FIRST, resource_path NULLS FIRST
