@@ -8,6 +8,8 @@ Layout (the `_`-prefixed files are skipped when the folder is ingested):
     metrics/metric-stream.jsonl.gz   Metric Streams JSON, 1-minute points
     metrics/get-metric-statistics/   one output per metric and stage, hourly (5-min) points
     metrics/get-metric-data.json     5-minute points, with `_get-metric-data.queries.json`
+    apis/get-rest-apis.json          the REST APIs' ids and names (`aws apigateway get-rest-apis`)
+    apis/get-apis.json               the HTTP and WebSocket APIs' (`aws apigatewayv2 get-apis`)
     _ground-truth.csv.gz             one row per request: what happened and why
     _gateway-config.json             the configuration the model ran with (for `replay`)
 
@@ -28,6 +30,7 @@ import polars as pl
 
 from apigw_analytics.generate import containers, metrics
 from apigw_analytics.generate.access_logs import render, template_named
+from apigw_analytics.generate.api_listings import rest_api_listing, v2_api_listing
 from apigw_analytics.generate.execution_logs import execution_events, log_group
 from apigw_analytics.generate.rendering import Codes
 from apigw_analytics.generate.run import GeneratedRun
@@ -185,6 +188,24 @@ def write_metrics(run: GeneratedRun, out: Path) -> list[WrittenFile]:
     return written
 
 
+def write_api_listings(run: GeneratedRun, out: Path) -> list[WrittenFile]:
+    """The listings a user saves so that REST metrics, named by ApiName, join the logs."""
+    folder = out / "apis"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, format_name, listing, items_key in (
+        ("get-rest-apis.json", "apigateway-get-rest-apis", rest_api_listing, "items"),
+        ("get-apis.json", "apigatewayv2-get-apis", v2_api_listing, "Items"),
+    ):
+        output = listing(run.scenario.apis, run.start)
+        path = folder / name
+        path.write_text(json.dumps(output, indent=4, sort_keys=True) + "\n")
+        written.append(
+            WrittenFile(path, "API ids and names", format_name, "plain", len(output[items_key]))
+        )
+    return written
+
+
 def truth_frame(run: GeneratedRun) -> pl.DataFrame:
     """The ground truth: per request, its outcome and the cause the model assigned."""
     return run.requests.with_columns(
@@ -220,5 +241,6 @@ def write_run(
     written = write_access_logs(run, out, access_format)
     written += write_execution_logs(run, out)
     written += write_metrics(run, out)
+    written += write_api_listings(run, out)
     written += [write_truth(run, out), write_config(run, out)]
     return written
