@@ -7,11 +7,13 @@ Each file then yields a row built from a fragment, and the writer keeps whicheve
 first (the later ones share its `request_id`), so a timeout or a final status logged in the
 second part would be lost.
 
-After an ingest commits execution events, this pass looks, in the event partitions it touched
-(and the days either side, for requests that straddle midnight), for request ids whose events
-sit in more than one source file. It rebuilds each such request from all its stored events, an
-event repeated by overlapping files counted once, and replaces the stored row when it differs
-(a row built from a fragment has fewer events). The rebuilt rows are committed first and the
+After an ingest commits execution events, this pass looks, among the requests of the events the
+run wrote, for those whose events sit in more than one source file, in the event partitions it
+touched and the days either side (for requests that straddle midnight). It tells them by the
+run's own files and the stored request rows, not by reading every stored event again (see
+`_split_request_ids`). It rebuilds each such request from all its stored events, an event
+repeated by overlapping files counted once, and replaces the stored row when it differs (a row
+built from a fragment has fewer events). The rebuilt rows are committed first and the
 fragment rows removed after, file by file, each by an atomic rename: a pass killed between the
 two leaves a request with two rows, which the next pass finds (two rows) and settles.
 """
@@ -42,9 +44,13 @@ _EVENT_COLUMNS = (
 )  # fmt: skip
 
 
-def _partition_files(layout: WarehouseLayout, kind: RecordKind, days: Iterable[str]) -> list[Path]:
+def _partition_files(
+    layout: WarehouseLayout, kind: RecordKind, days: Iterable[str], run_id: str = ""
+) -> list[Path]:
+    """The kind's files in the days' partitions; with `run_id`, only those that run wrote."""
     root = layout.table_dir(kind.value)
-    return sorted(path for day in days for path in (root / f"date={day}").glob("*.parquet"))
+    pattern = f"part-{run_id}-*.parquet" if run_id else "*.parquet"
+    return sorted(path for day in days for path in (root / f"date={day}").glob(pattern))
 
 
 def _with_neighbours(days: Iterable[str]) -> list[str]:
@@ -74,10 +80,34 @@ def _one_source(connection: duckdb.DuckDBPyConnection, files: list[Path]) -> boo
     return bounds is not None and bounds[2] == 0 and bounds[0] == bounds[1]
 
 
-def _split_request_ids(connection: duckdb.DuckDBPyConnection, files: list[Path]) -> list[str]:
+def _pairs(files: list[Path], select: str = "") -> str:
+    """SELECT of the (request_id, source_file) of the files' rows that have a request id."""
+    if not files:
+        return "SELECT NULL::VARCHAR AS request_id, NULL::VARCHAR AS source_file WHERE false"
+    return (
+        f"SELECT {select} request_id, source_file FROM read_parquet({_list(files)})"
+        " WHERE request_id IS NOT NULL"
+    )
+
+
+def _split_request_ids(
+    connection: duckdb.DuckDBPyConnection, run_files: list[Path], request_files: list[Path]
+) -> list[str]:
+    """The requests of the run's events (`run_files`) whose events are in more than one file.
+
+    Told without reading the events of other runs (twenty to a request): a request is split
+    when the run read it from two files, when a stored row of it (`request_files`) names
+    another file than the run's (that row was built from there first), or when it has two rows
+    (fragments that began on different days, or a pass killed between its writes). Any request
+    with two rows is settled, the run's or not, so no leftover waits for a run that reads its
+    request again.
+    """
     rows = connection.execute(
-        f"SELECT request_id FROM read_parquet({_list(files)}) WHERE request_id IS NOT NULL "
-        "GROUP BY request_id HAVING count(DISTINCT source_file) > 1 ORDER BY request_id"
+        f"WITH stored AS ({_pairs(request_files)}), run AS ({_pairs(run_files, 'DISTINCT')}) "
+        "SELECT request_id FROM run GROUP BY request_id HAVING count(*) > 1 "
+        "UNION SELECT request_id FROM stored GROUP BY request_id HAVING count(*) > 1 "
+        "UNION SELECT request_id FROM stored JOIN run USING (request_id) "
+        "WHERE stored.source_file <> run.source_file ORDER BY request_id"
     ).fetchall()
     return [row[0] for row in rows]
 
@@ -192,11 +222,16 @@ def merge_split_requests(layout: WarehouseLayout, event_days: Iterable[str], sta
     try:
         if _one_source(connection, event_files):
             return 0
-        split_ids = _split_request_ids(connection, event_files)
+        request_files = _partition_files(layout, _REQUESTS, days)
+        run_files = _partition_files(layout, _EVENTS, days, staging.name)
+        # When the days hold no other run's events, no other run's row can be split either:
+        # the run's files tell it all (the first ingest of an export's parts).
+        consulted = [] if run_files == event_files else request_files
+        split_ids = _split_request_ids(connection, run_files, consulted)
         if not split_ids:
             return 0
         rebuilt = rebuild_requests(_request_events(event_files, split_ids))
-        stored = _stored_rows(connection, _partition_files(layout, _REQUESTS, days), split_ids)
+        stored = _stored_rows(connection, request_files, split_ids)
     finally:
         connection.close()
     counts = stored.group_by("request_id").agg(

@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from apigw_analytics.ingest import execution_merge
 from apigw_analytics.ingest.execution_merge import merge_split_requests
 from apigw_analytics.ingest.pipeline import ingest_paths
 from apigw_analytics.warehouse.layout import WarehouseLayout
@@ -121,3 +122,52 @@ def test_one_file_is_never_scanned_for_fragments(tmp_path: Path, whole) -> None:
     (path,) = _write_parts(tmp_path / "export", [_lines()])
     ingest_paths([path], layout.root)
     assert merge_split_requests(layout, [DAY], layout.staging_dir("again")) == 0
+
+
+def test_a_later_export_of_other_requests_reads_no_stored_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests merged by an earlier run are not rebuilt again by a run that does not read
+    them: the pass tells from the run's files and the request rows that nothing is split."""
+    lines = _lines()
+    (middle,) = _cut_mid_request(lines, (0.5,))
+    (third,) = _cut_mid_request(lines, (0.75,))
+    paths = _write_parts(tmp_path / "export", [lines[:middle], lines[middle:third]])
+    ingest_paths(paths, tmp_path / "data")
+    rebuilt: list[list[str]] = []
+    real = execution_merge._request_events
+    monkeypatch.setattr(
+        execution_merge,
+        "_request_events",
+        lambda files, ids: rebuilt.append(ids) or real(files, ids),
+    )
+    started = {line.split(" ", 2)[1] for line in lines[:third]}
+    own = [line for line in lines[third:] if line.split(" ", 2)[1] not in started]
+    (later,) = _write_parts(tmp_path / "later", [own])
+    summary = ingest_paths([later], tmp_path / "data")
+    assert summary.execution_requests_merged == 0
+    assert rebuilt == []
+
+
+def _midnight_request(request_id: str) -> list[str]:
+    """A request whose events straddle midnight UTC, as an S3 export writes them."""
+    messages = (
+        ("2026-11-02T23:59:59.990Z", "Extended Request Id: Xy1="),
+        ("2026-11-02T23:59:59.995Z", "Starting execution for request: " + request_id),
+        ("2026-11-02T23:59:59.998Z", "HTTP Method: GET, Resource Path: /pets"),
+        ("2026-11-03T00:00:00.120Z", "Received response. Status: 200, Integration latency: 120 ms"),
+        ("2026-11-03T00:00:00.121Z", "Method completed with status: 200"),
+    )
+    return [f"{stamp} ({request_id}) {message}\n" for stamp, message in messages]
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_a_request_cut_at_midnight_in_separate_runs_is_one_row(tmp_path: Path, order) -> None:
+    """Each part's row is dated by its first event, so the two rows sit in two partitions."""
+    lines = _midnight_request("c0ffee00-0000-4000-8000-000000000001")
+    (whole,) = _write_parts(tmp_path / "whole", [lines])
+    ingest_paths([whole], tmp_path / "whole-data")
+    paths = _write_parts(tmp_path / "export", [lines[:3], lines[3:]])
+    for index in order:
+        ingest_paths([paths[index]], tmp_path / "data")
+    assert _requests(tmp_path / "data").equals(_requests(tmp_path / "whole-data"))
