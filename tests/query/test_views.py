@@ -47,6 +47,9 @@ KEY_CASES: dict[RecordKind, list[dict]] = {
         {**_EVENT, "source_file": "b.gz", "source_line": 9},
         {**_EVENT, "sequence": None, "source_file": "a.gz", "source_line": 2},
         {**_EVENT, "sequence": None, "source_file": "a.gz", "source_line": 3},
+        {**_EVENT, "sequence": 7, "occurrence": 0, "source_file": "c.gz", "source_line": 5},
+        {**_EVENT, "occurrence": 1, "source_file": "a.gz", "source_line": 6},
+        {**_EVENT, "sequence": 0, "occurrence": 1, "source_file": "b.gz", "source_line": 2},
         {**_EVENT, "event_id": "e1", "source_file": "a.gz", "source_line": 4},
         {**_EVENT, "event_id": "e1", "message": "other", "source_file": "a.gz", "source_line": 5},
         *[
