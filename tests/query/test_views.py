@@ -71,6 +71,14 @@ KEY_CASES: dict[RecordKind, list[dict]] = {
         {"replay_name": None, "request_key": "k", "requested_at": MOMENT},
         {"replay_name": None, "request_key": "k", "requested_at": MOMENT},
     ],
+    RecordKind.APIS: [
+        {"api_type": "rest", "api_id": "a", "api_name": "shop", "created_at": MOMENT},
+        {"api_type": "rest", "api_id": "a", "api_name": "shop", "created_at": MOMENT},
+        {"api_type": "rest", "api_id": "a", "api_name": "store", "created_at": MOMENT},
+        {"api_type": "http", "api_id": "a", "api_name": "shop", "created_at": MOMENT},
+        {"api_type": "rest", "api_id": None, "api_name": "shop", "created_at": MOMENT},
+        {"api_type": "rest", "api_id": None, "api_name": "shop", "created_at": MOMENT},
+    ],
 }
 
 
