@@ -349,7 +349,7 @@ def _output_columns(
             expression = _CONSTANT + name  # a whole-file scan numbers its rows in order
         elif name in ("log_group", "log_stream"):
             expression = _CONSTANT + name
-        elif name in ("api_id", "stage"):
+        elif name in LABEL_COLUMNS:
             expression = _from_log_stream(name, present, labels.get(name))
         elif name == "source_file":
             expression = _CONSTANT + sql_text(source_file)
